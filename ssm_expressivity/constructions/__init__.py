@@ -1,0 +1,1 @@
+"""constructions of ssm_expressivity."""

@@ -1,0 +1,122 @@
+"""The `Language` interface every formal language of the package implements.
+
+Pure numpy; no JAX. A word is a sequence of symbols: a `str` for the single-character
+alphabets of the suite, a tuple of token strings for `bounded_dyck`.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Iterable, Sequence
+
+import numpy as np
+
+# End-of-string marker used in allowed-next sets. No alphabet of the package contains it.
+EOS = "$"
+
+LABEL_MODES = ("paper", "exact")
+
+
+class Language(abc.ABC):
+  """A formal language with exact membership, next-symbol sets and the paper's samplers.
+
+  Subclasses set `name`, `alphabet`, `category` and implement `accepts`, `allowed_next`,
+  `sample` and `paper_labels`. The defaults below are correct but O(n^2); languages override
+  `allowed_next_all` and `exact_labels` with O(n) scans where it matters (datasets and
+  constructions call them on words of length 100000).
+  """
+
+  name: str
+  alphabet: tuple[str, ...]
+  # "star_free", "non_star_free", "counter", "bounded_hierarchical", ...
+  category: str
+
+  # ---- exact semantics -------------------------------------------------------------------
+
+  @abc.abstractmethod
+  def accepts(self, word: Sequence[str]) -> bool:
+    """True iff `word` is in the language."""
+
+  @abc.abstractmethod
+  def allowed_next(self, prefix: Sequence[str]) -> frozenset:
+    """Next_L(prefix): symbols c of alphabet with prefix+c live, plus EOS iff prefix in L.
+
+    Empty when no word of the language starts with `prefix`.
+    """
+
+  def allowed_next_all(self, word: Sequence[str]) -> list[frozenset]:
+    """`allowed_next(word[:t])` for t = 1 .. len(word) (no entry for the empty prefix)."""
+    return [self.allowed_next(word[:t]) for t in range(1, len(word) + 1)]
+
+  @property
+  def output_symbols(self) -> tuple[str, ...]:
+    """The coordinates of an allowed-next multi-hot vector: alphabet, then EOS."""
+    return tuple(self.alphabet) + (EOS,)
+
+  # ---- sampling ----------------------------------------------------------------------------
+
+  @abc.abstractmethod
+  def sample(self, rng: np.random.Generator, length: int):
+    """A member of exactly `length` symbols, drawn with `rng`.
+
+    Raises ValueError (saying which lengths are valid) when the language has no word of that
+    length. Never loops forever: rejection loops are bounded and fail clearly.
+    """
+
+  def paper_splits(self, rng: np.random.Generator) -> dict[str, list]:
+    """The paper's train set and validation bins, {"train": [...], "bin0": [...], ...}.
+
+    Built with the official code's window samplers and split rules (spec/languages.md).
+    """
+    raise NotImplementedError(f"{self.name} has no paper splits")
+
+  # ---- training targets ----------------------------------------------------------------------
+
+  def labels(self, word: Sequence[str], mode: str = "paper") -> list[str]:
+    """Per-position targets for word[:1] .. word[:n], one string per position.
+
+    mode "paper": the official code's label chunk (quirks included); ''.join() of the result
+      is the line of the paper's target file.
+    mode "exact": the multi-hot of allowed_next over `output_symbols`, as a '0'/'1' string.
+    """
+    if mode == "paper":
+      return self.paper_labels(word)
+    if mode == "exact":
+      return self.exact_labels(word)
+    raise ValueError(f"unknown label mode {mode!r}; valid modes: {', '.join(LABEL_MODES)}")
+
+  @abc.abstractmethod
+  def paper_labels(self, word: Sequence[str]) -> list[str]:
+    """The official code's per-position label chunks."""
+
+  def exact_labels(self, word: Sequence[str]) -> list[str]:
+    symbols = self.output_symbols
+    return [
+        "".join("1" if s in allowed else "0" for s in symbols)
+        for allowed in self.allowed_next_all(word)
+    ]
+
+  def paper_label_classes(self) -> tuple[str, ...]:
+    """Every chunk `paper_labels` can produce on members, sorted: the paper's class vocabulary."""
+    raise NotImplementedError(f"{self.name} does not list its paper label classes")
+
+  def inputs(self, word: Sequence[str], mode: str = "paper") -> Sequence[str]:
+    """The model's input symbols for `word` (the paper masks some inputs, e.g. flip-flop)."""
+    del mode
+    return word
+
+  def input_symbols(self, mode: str = "paper") -> tuple[str, ...]:
+    """Every symbol `inputs(.., mode)` can contain, in a fixed order."""
+    del mode
+    return tuple(self.alphabet)
+
+  # ---- helpers for subclasses ----------------------------------------------------------------
+
+  def _check_symbols(self, word: Iterable[str]) -> None:
+    bad = sorted({s for s in word if s not in self.alphabet})
+    if bad:
+      raise ValueError(
+          f"{self.name}: symbols {bad} are not in the alphabet {list(self.alphabet)}")
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(name={self.name!r})"

@@ -1,0 +1,1 @@
+"""models of ssm_expressivity."""
