@@ -63,10 +63,13 @@ class Language(abc.ABC):
     length. Never loops forever: rejection loops are bounded and fail clearly.
     """
 
-  def paper_splits(self, rng: np.random.Generator) -> dict[str, list]:
+  def paper_splits(self, rng: np.random.Generator,
+                   sizes: dict[str, int] | None = None) -> dict[str, list]:
     """The paper's train set and validation bins, {"train": [...], "bin0": [...], ...}.
 
     Built with the official code's window samplers and split rules (spec/languages.md).
+    `sizes` overrides the number of words (token budget for bounded_dyck) of named splits;
+    an unknown split name in `sizes` is a ValueError listing the valid ones.
     """
     raise NotImplementedError(f"{self.name} has no paper splits")
 
