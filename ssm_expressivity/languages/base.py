@@ -55,6 +55,14 @@ class Language(abc.ABC):
 
   # ---- sampling ----------------------------------------------------------------------------
 
+  def valid_lengths(self, lo: int, hi: int) -> list[int]:
+    """The lengths n in [lo, hi] for which the language has a word (override when sparse)."""
+    return list(range(max(lo, 0), hi + 1))
+
+  # Languages whose model input starts with a begin marker (bounded_dyck: "START") set this;
+  # a dataset then has one more position, whose target is allowed_next of the empty prefix.
+  begin_symbol: str | None = None
+
   @abc.abstractmethod
   def sample(self, rng: np.random.Generator, length: int):
     """A member of exactly `length` symbols, drawn with `rng`.
