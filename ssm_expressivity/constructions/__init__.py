@@ -1,1 +1,72 @@
-"""constructions of ssm_expressivity."""
+"""The paper's positive results as hand-set weights of `models.diagonal_ssm.DiagonalSSM`.
+
+    from ssm_expressivity import constructions
+    constructions.names()
+    c = constructions.get("bounded_dyck", k=8, depth=10)
+    c.num_layers, c.state_dims, c.is_nonnegative()
+    c.allowed_next_sets(word)          # == c.language.allowed_next_all(word) on prefixes of L
+
+One module per theorem (flip_flop, bounded_dyck, counters, star_free, parity); each exposes
+`CONSTRUCTIONS = {name: factory}`. A construction's name is its language id, except
+`parity_signed` (language `parity`, signed gate). `parity_failure` shows the negative result.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+from ssm_expressivity.constructions import bounded_dyck
+from ssm_expressivity.constructions import counters
+from ssm_expressivity.constructions import flip_flop
+from ssm_expressivity.constructions import parity
+from ssm_expressivity.constructions import star_free
+from ssm_expressivity.constructions.base import CheckResult, Construction, check
+
+_MODULES = (flip_flop, bounded_dyck, counters, star_free, parity)
+
+
+def _registry() -> dict[str, Callable[..., Construction]]:
+  registry: dict[str, Callable[..., Construction]] = {}
+  for module in _MODULES:
+    for name, factory in module.CONSTRUCTIONS.items():
+      if name in registry:
+        raise RuntimeError(f"construction {name!r} registered twice")
+      registry[name] = factory
+  return registry
+
+
+REGISTRY = _registry()
+
+
+def names() -> list[str]:
+  """Every construction name, in registry order (theorem by theorem)."""
+  return list(REGISTRY)
+
+
+def parameters(name: str) -> dict[str, object]:
+  """The keyword parameters of construction `name` with their defaults."""
+  return {p.name: p.default for p in inspect.signature(_factory(name)).parameters.values()}
+
+
+def get(name: str, **params) -> Construction:
+  """The construction `name` (a language id, or `parity_signed`); ValueError naming the valid."""
+  valid = parameters(name)
+  unknown = sorted(set(params) - set(valid))
+  if unknown:
+    listed = ", ".join(valid) if valid else "none"
+    raise ValueError(
+        f"construction {name!r} has no parameter(s) {unknown}; valid parameters: {listed}")
+  return _factory(name)(**params)
+
+
+def _factory(name: str) -> Callable[..., Construction]:
+  if name == "parity":
+    raise ValueError("no NONNEGATIVE construction exists for 'parity' (the paper's PARITY "
+                     "result); 'parity_signed' uses a signed gate")
+  if name not in REGISTRY:
+    raise ValueError(f"unknown construction {name!r}; valid: {', '.join(names())}")
+  return REGISTRY[name]
+
+
+__all__ = ["CheckResult", "Construction", "REGISTRY", "check", "get", "names", "parameters"]

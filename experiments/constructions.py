@@ -1,0 +1,153 @@
+"""Runs the hand-set SSM constructions against the languages' exact next-symbol sets.
+
+    python -m experiments.constructions --language=bounded_dyck --k=8 --depth=10 --length=100000
+    python -m experiments.constructions --all
+    python -m experiments.constructions --demo=parity_failure [--workdir=runs/parity]
+
+Per construction: layers, state dims, NONNEGATIVE, positions checked, errors (must be 0) and
+time, on its adversarial words and sampled words of about --length symbols. The exit code is 1
+when any position is wrong (or on a user error).
+"""
+
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from experiments import cli
+from ssm_expressivity import constructions
+
+_LANGUAGE = flags.DEFINE_string("language", None, "Construction to check: " + ", ".join(
+    constructions.names()))
+_ALL = flags.DEFINE_bool("all", False, "Check every construction.")
+_DEMO = flags.DEFINE_enum("demo", None, ["parity_failure"], "Run a demonstration instead.")
+_K = flags.DEFINE_integer("k", None, "bounded_dyck: bracket types.")
+_DEPTH = flags.DEFINE_integer("depth", None, "bounded_dyck: maximal depth.")
+_P_IGNORE = flags.DEFINE_float("p_ignore", None, "flip_flop: ignore probability of FFL(p).")
+_STYLE = flags.DEFINE_string("style", None, "d2..d12: 'cascade' (default) or 'counter'.")
+_LENGTH = flags.DEFINE_integer("length", 100_000, "Length of the checked words.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the checked words / random SSMs.")
+_SCAN = flags.DEFINE_enum("scan", "sequential", ["sequential", "associative", "chunked"],
+                          "linear_recurrence method the constructions run with.")
+_WORKDIR = flags.DEFINE_string("workdir", None,
+                               "parity_failure: also a trained run (experiments.train).")
+_NUM_RANDOM = flags.DEFINE_integer("num_random", 6, "parity_failure: random SSMs to show.")
+_MAX_N = flags.DEFINE_integer("max_n", 1 << 20, "parity_failure: longest 1^n searched.")
+
+
+def _construction_params(name: str) -> dict:
+  given = {"k": _K, "depth": _DEPTH, "p_ignore": _P_IGNORE, "style": _STYLE}
+  params = {key: flag.value for key, flag in given.items() if flag.value is not None}
+  valid = constructions.parameters(name)
+  for key in params:
+    if key not in valid:
+      raise ValueError(f"--{key} does not apply to {name!r} (its parameters: "
+                       f"{', '.join(valid) or 'none'})")
+  return params
+
+
+def _check_rows(names: list[str]) -> bool:
+  rng = np.random.default_rng(_SEED.value)
+  built = {name: constructions.get(name, **_construction_params(name)) for name in names}
+  header = (f"{'construction':<14} {'layers':>6} {'state dims':>16} {'NONNEG':>6} "
+            f"{'positions':>10} {'errors':>6} {'time s':>7}")
+  print(header)
+  print("-" * len(header))
+  ok = True
+  for name in names:
+    start = time.perf_counter()
+    construction = built[name].with_scan(_SCAN.value)
+    words = construction.stress_words(rng, _LENGTH.value)
+    result = constructions.check(construction, words)
+    seconds = time.perf_counter() - start
+    per_layer = construction.state_dims
+    dims = (f"{len(per_layer)} x {per_layer[0]}" if len(per_layer) > 4 and len(set(per_layer)) == 1
+            else "+".join(map(str, per_layer))) + f" = {construction.total_state_dim}"
+    print(f"{name:<14} {construction.num_layers:>6} {dims:>16} "
+          f"{'yes' if construction.is_nonnegative() else 'no':>6} {result.positions:>10} "
+          f"{result.errors:>6} {seconds:>7.1f}")
+    if result.errors:
+      ok = False
+      word, t, expected, got = result.first_error
+      print(f"  first error: word {word}, prefix length {t}: expected {sorted(expected)}, "
+            f"got {sorted(got)}")
+  return ok
+
+
+def _freeze_line(label: str, layers, dims, nonnegative, freeze, outputs_only=False) -> str:
+  if freeze.n is None:
+    found = f"no freeze within 1^{freeze.searched}"
+  elif outputs_only:
+    found = (f"outputs bit-identical from 1^{freeze.n} through 1^{freeze.searched}")
+  else:
+    found = (f"h_n == h_(n+1) from n = {freeze.n}; outputs on 1^{freeze.n} and "
+             f"1^{freeze.n + 1} equal: {'yes' if freeze.outputs_equal else 'no'}")
+  return f"{label:<28} {layers:>6} {dims:>6} {nonnegative:>6}  {found}"
+
+
+def _parity_failure() -> None:
+  from ssm_expressivity.constructions import parity_failure  # pylint: disable=g-import-not-at-top
+  from ssm_expressivity.models import diagonal_ssm  # pylint: disable=g-import-not-at-top
+
+  print("PARITY: on 1^n a NONNEGATIVE SSM's float32 state stops changing, so 1^n and "
+        "1^(n+1) (one of\nthem has an odd number of ones) get the same output.\n")
+  print(f"{'model':<28} {'layers':>6} {'dims':>6} {'NONNEG':>6}  on 1^n")
+  for i in range(_NUM_RANDOM.value):
+    layers = 1 + i % 3
+    model, params = parity_failure.random_nonnegative_ssm(_SEED.value + i, num_layers=layers)
+    freeze = parity_failure.freeze_point(model, params, max_n=_MAX_N.value)
+    nonneg = "yes" if diagonal_ssm.nonnegative_gates(model, params) else "no"
+    print(_freeze_line(f"random diagonal SSM #{i}", layers, sum(model.state_dims), nonneg,
+                       freeze))
+  mamba = parity_failure.random_mamba(_SEED.value, num_layers=2)
+  freeze = parity_failure.output_freeze_point(mamba, parity_failure.ONE_TOKEN,
+                                              max_n=min(_MAX_N.value, 1 << 17))
+  print(_freeze_line("random Mamba (untrained)", 2, "-", "yes", freeze, outputs_only=True))
+  if _WORKDIR.value:
+    label, layers, gate, freeze = parity_failure.trained_run_freeze(
+        _WORKDIR.value, max_n=min(_MAX_N.value, 1 << 17))
+    nonneg = {"nonnegative": "yes", "time_invariant": "yes", "signed": "no"}.get(gate, "?")
+    print(_freeze_line(label, layers, "-", nonneg, freeze, outputs_only=True))
+
+  print("  (Mamba rows: the state is not exposed, so they show where the outputs stop changing)")
+  model, params = parity_failure.signed_time_invariant_ssm()
+  period = parity_failure.alternation_period(model, params)
+  print("\nTime-invariant SSM with a signed gate (A = -1 for every symbol, B(1) = 1): the state "
+        f"on 1^n repeats\nwith period {period} (1, 0, 1, 0, ...) and never freezes, so the 1^n "
+        "witness does not apply to\ntime-invariant SSMs with negative gates. The paper treats "
+        "that case with a different argument,\nwhich this demo does not reproduce.")
+
+
+@cli.user_errors_exit
+def main(argv):
+  cli.setup_logging()
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  chosen = [n for n, v in (("--language", _LANGUAGE.value), ("--all", _ALL.value),
+                           ("--demo", _DEMO.value)) if v]
+  if len(chosen) != 1:
+    raise ValueError("give exactly one of --language=NAME, --all, --demo=parity_failure "
+                     f"(got {', '.join(chosen) or 'none'}); constructions: "
+                     f"{', '.join(constructions.names())}")
+  if _WORKDIR.value and not _DEMO.value:
+    raise ValueError("--workdir goes with --demo=parity_failure")
+  if _NUM_RANDOM.value < 0 or _MAX_N.value < 1:
+    raise ValueError("--num_random must be >= 0 and --max_n >= 1")
+  if _LENGTH.value < 1:
+    raise ValueError(f"--length must be >= 1, got {_LENGTH.value}")
+  if _DEMO.value:
+    _parity_failure()
+    return
+  if _ALL.value and any(f.value is not None for f in (_K, _DEPTH, _P_IGNORE, _STYLE)):
+    raise ValueError("--k, --depth, --p_ignore and --style go with --language, not --all")
+  names = constructions.names() if _ALL.value else [_LANGUAGE.value]
+  if not _check_rows(names):
+    print("error: some constructions disagree with the exact next-symbol sets",
+          file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)
