@@ -1,0 +1,1 @@
+"""ml-collections configs, one per theorem's experiment: `get_config(arg)`."""

@@ -1,0 +1,103 @@
+"""Shared launcher plumbing: user errors end with one clear line and exit code 1."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging as std_logging
+import sys
+from typing import Callable
+
+from absl import flags
+from absl import logging
+
+from ssm_expressivity import checkpoints
+from ssm_expressivity import train
+
+# Errors a user can cause; anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, KeyError, checkpoints.CheckpointError, train.TrainingDiverged,
+               FileNotFoundError)
+
+
+class _QuietLibraries(std_logging.Filter):
+  """Drops INFO chatter of checkpointing libraries so progress lines stay readable."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    noisy = any(part in record.pathname for part in ("/orbax/", "/etils/", "xla_bridge"))
+    return record.levelno >= std_logging.WARNING or not noisy
+
+
+def setup_logging() -> None:
+  logging.set_verbosity(logging.INFO)
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+
+
+def user_errors_exit(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+  """Wraps an absl main so user errors print `error: ...` and exit 1 (no traceback)."""
+
+  @functools.wraps(main)
+  def wrapped(argv):
+    try:
+      return main(argv)
+    except USER_ERRORS as e:
+      message = e.args[0] if isinstance(e, KeyError) and e.args else e
+      logging.flush()
+      print(f"error: {message}", file=sys.stderr)
+      sys.exit(1)
+
+  return wrapped
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flags parser that turns a bad flag or config override into one clear line."""
+  try:
+    rest = flags.FLAGS(argv)
+    if "config" in flags.FLAGS and flags.FLAGS["config"].present:
+      flags.FLAGS.config.keys()  # a config file that failed to load raises here
+    return rest
+  except Exception as e:  # pylint: disable=broad-except
+    print(f"error: {_explain_flag_error(argv, e)}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _explain_flag_error(argv: list[str], error: Exception) -> str:
+  config, config_error = _load_config_from_argv(argv)
+  if config_error is not None:
+    return f"--config: {config_error}"
+  if config is not None:
+    for arg in argv[1:]:
+      if not arg.startswith("--config."):
+        continue
+      path = arg[len("--config."):].split("=", 1)[0].split(".")
+      node, where = config, "config"
+      for part in path:
+        if not hasattr(node, "keys") or part not in node:
+          valid = ", ".join(sorted(node.keys())) if hasattr(node, "keys") else "none"
+          return (f"{arg.split('=', 1)[0]}: {where} has no field {part!r}; valid fields of "
+                  f"{where}: {valid}")
+        node, where = node[part], f"{where}.{part}"
+  message = str(error).strip().strip("'\"").replace("\\n", " ").replace("\n", " ")
+  return message
+
+
+def _load_config_from_argv(argv: list[str]):
+  for index, arg in enumerate(argv):
+    value = None
+    if arg.startswith("--config="):
+      value = arg.split("=", 1)[1]
+    elif arg == "--config" and index + 1 < len(argv):
+      value = argv[index + 1]
+    if value is None:
+      continue
+    path, _, config_arg = value.partition(":")
+    try:
+      spec = importlib.util.spec_from_file_location("_user_config", path)
+      module = importlib.util.module_from_spec(spec)
+      spec.loader.exec_module(module)
+    except Exception as e:  # pylint: disable=broad-except
+      return None, f"cannot load config file {path!r} ({type(e).__name__}: {e})"
+    try:
+      return (module.get_config(config_arg) if config_arg else module.get_config()), None
+    except Exception as e:  # pylint: disable=broad-except
+      return None, str(e)
+  return None, None

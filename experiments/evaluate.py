@@ -1,0 +1,50 @@
+"""Evaluates a saved run per length bin, at any lengths:
+
+    python -m experiments.evaluate --workdir=runs/ff --lengths=512,1024-2048 --num_words=200
+
+Without --lengths: the run's own eval splits. The table is printed and saved in the workdir.
+"""
+
+import json
+import pathlib
+
+from absl import app
+from absl import flags
+
+from experiments import cli
+from ssm_expressivity import evaluate
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of a run made by experiments.train.")
+_LENGTHS = flags.DEFINE_string("lengths", None, "Lengths / ranges, e.g. 512,1000-2000.")
+_NUM_WORDS = flags.DEFINE_integer("num_words", 500, "Words sampled per length window.")
+_SEED = flags.DEFINE_integer("seed", 12345, "Seed of the sampled evaluation words.")
+_WHICH = flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "Which checkpoint.")
+_PARAMS = flags.DEFINE_string("language_params", "{}",
+                              'JSON language parameters to change, e.g. {"p_ignore": 0.98}.')
+flags.mark_flags_as_required(["workdir"])
+
+
+@cli.user_errors_exit
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if _NUM_WORDS.value < 1:
+    raise ValueError("--num_words must be >= 1")
+  try:
+    overrides = json.loads(_PARAMS.value)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"--language_params is not JSON: {e}") from e
+  windows = evaluate.parse_lengths(_LENGTHS.value) if _LENGTHS.value else None
+  workdir = pathlib.Path(_WORKDIR.value)
+  results = evaluate.evaluate_run(workdir, windows, num_words=_NUM_WORDS.value,
+                                  seed=_SEED.value, which=_WHICH.value,
+                                  params_override=overrides)
+  name = f"eval_{_WHICH.value}" + ("" if windows is None else "_" + _LENGTHS.value.replace(
+      ",", "_"))
+  path = evaluate.save_results(workdir, results, name)
+  print(evaluate.format_table(results, f"{workdir} ({_WHICH.value} checkpoint)"))
+  print(f"saved {path}")
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)

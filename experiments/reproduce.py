@@ -1,0 +1,47 @@
+"""Runs one theorem's experiment end to end and prints our numbers beside the paper's:
+
+    python -m experiments.reproduce --experiment=flip_flop --quick
+    python -m experiments.reproduce --experiment=parity --quick
+    python -m experiments.reproduce --experiment=counter --language=dyck1 --num_layers=2
+
+Runs are resumable: rerunning the command continues from the checkpoints under --workdir.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from experiments import cli
+from ssm_expressivity import reproduce
+
+_EXPERIMENT = flags.DEFINE_string("experiment", None,
+                                  f"One of: {', '.join(reproduce.EXPERIMENTS)}.")
+_QUICK = flags.DEFINE_bool("quick", False, "CPU-sized variant (minutes, not days).")
+_LANGUAGE = flags.DEFINE_string("language", None,
+                                "Suite experiments: a language of the group, or 'all'.")
+_NUM_LAYERS = flags.DEFINE_integer("num_layers", None, "Override the number of layers.")
+_WORKDIR = flags.DEFINE_string("workdir", None,
+                               "Where runs go (default runs/reproduce/<experiment>[_quick]).")
+flags.mark_flags_as_required(["experiment"])
+
+
+@cli.user_errors_exit
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  cli.setup_logging()
+  experiment = reproduce.build(_EXPERIMENT.value, _QUICK.value, _LANGUAGE.value,
+                               _NUM_LAYERS.value)
+  workdir = _WORKDIR.value or (
+      f"runs/reproduce/{_EXPERIMENT.value}{'_quick' if _QUICK.value else ''}")
+  _, report, ok = reproduce.run(experiment, workdir)
+  print(report)
+  print(f"report saved in {workdir}/report.md")
+  if not ok:
+    print("some targets were not reached (see the table above)", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)

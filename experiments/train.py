@@ -1,0 +1,32 @@
+"""Trains one config: `python -m experiments.train --config=configs/flip_flop.py --workdir=DIR`.
+
+Overrides: `--config.model.num_layers=2`. Restarting the same command resumes from the latest
+checkpoint in DIR.
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from experiments import cli
+from ssm_expressivity import evaluate
+from ssm_expressivity import train
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+@cli.user_errors_exit
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  cli.setup_logging()
+  result = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  print(evaluate.format_table(result.eval_metrics, f"step {result.step}: "
+                              f"{evaluate.config_summary(_CONFIG.value)}"))
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)

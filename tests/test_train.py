@@ -1,0 +1,104 @@
+"""Training, resuming, checkpoints and evaluation on tiny configs."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from ssm_expressivity import checkpoints
+from ssm_expressivity import evaluate
+from ssm_expressivity import train
+from configs import flip_flop
+from tests_support import tiny_suite_config as tiny_config
+
+
+def _leaves_equal(a, b):
+  return all(np.array_equal(np.asarray(x), np.asarray(y))
+             for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
+def test_loss_goes_down_and_checkpoint_appears(tmp_path):
+  result = train.train_and_evaluate(tiny_config(), tmp_path)
+  records = [r for r in train.read_metrics(tmp_path) if "loss" in r]
+  assert records[-1]["loss"] < records[0]["loss"]
+  assert (tmp_path / "checkpoints" / "40").is_dir()
+  assert (tmp_path / "best.json").exists()
+  assert set(result.eval_metrics) == {"bin0", "bin1"}
+  for values in result.eval_metrics.values():
+    assert 0.0 <= values["strict_acc"] <= values["position_acc"] <= 1.0
+
+
+def test_interrupted_run_resumes_bit_identical(tmp_path):
+  config = tiny_config(num_steps=30, checkpoint_every=10, eval_every=10)
+  straight = train.train_and_evaluate(config, tmp_path / "straight")
+  # A preemption at step 17: the checkpoint of step 17 is written, then the same command resumes.
+  first = train.train_and_evaluate(config, tmp_path / "resumed", stop_at_step=17)
+  assert first.step == 17
+  resumed = train.train_and_evaluate(config, tmp_path / "resumed")
+  assert resumed.step == 30
+  assert _leaves_equal(straight.params, resumed.params)
+  # A resumed run that starts differently would differ: make sure the check can fail.
+  other = train.train_and_evaluate(tiny_config(num_steps=30, seed=1), tmp_path / "other")
+  assert not _leaves_equal(straight.params, other.params)
+
+
+def test_workdir_of_a_different_config_is_refused(tmp_path):
+  train.train_and_evaluate(tiny_config(num_steps=10), tmp_path)
+  with pytest.raises(checkpoints.CheckpointError, match="different config.*model.d_model"):
+    train.train_and_evaluate(tiny_config(num_steps=10, **{"model.d_model": 8}), tmp_path)
+  # More steps on the same config is a resume, not a different run.
+  assert train.train_and_evaluate(tiny_config(num_steps=20), tmp_path).step == 20
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path):
+  config = tiny_config(num_steps=30, checkpoint_every=10, eval_every=10)
+  train.train_and_evaluate(config, tmp_path, stop_at_step=10)
+  saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+  diverging = tiny_config(num_steps=30, checkpoint_every=10, eval_every=10,
+                          **{"optim.learning_rate": float("nan")})
+  # The config differs only in the learning rate, so use a fresh copy of the run to resume.
+  (tmp_path / "config.json").write_text(json.dumps(checkpoints.config_to_dict(diverging)))
+  with pytest.raises(train.TrainingDiverged, match="last good checkpoint"):
+    train.train_and_evaluate(diverging, tmp_path)
+  assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == saved
+
+
+def test_evaluate_saved_run_at_new_lengths(tmp_path):
+  config = tiny_config(num_steps=20)
+  result = train.train_and_evaluate(config, tmp_path)
+  again = evaluate.evaluate_run(tmp_path)
+  assert again == result.eval_metrics  # same checkpoint, same data: same numbers
+  longer = evaluate.evaluate_run(tmp_path, [(200, 240)], num_words=8)
+  (name, values), = longer.items()
+  assert name == "200-240"
+  assert 200 <= values["min_length"] <= values["max_length"] <= 240
+  with pytest.raises(ValueError, match="dyck1"):
+    evaluate.evaluate_run(tmp_path, [(7, 7)], num_words=4)  # Dyck-1 has no odd-length word
+
+
+def test_missing_and_corrupt_checkpoints_raise_clearly(tmp_path):
+  with pytest.raises(checkpoints.CheckpointError, match="holds no run"):
+    evaluate.load_run(tmp_path / "nothing")
+  train.train_and_evaluate(tiny_config(num_steps=10), tmp_path)
+  for path in (tmp_path / "checkpoints").rglob("*"):
+    if path.is_file() and path.stat().st_size > 0 and "metadata" not in path.name:
+      path.write_bytes(b"garbage")
+  with pytest.raises(checkpoints.CheckpointError, match="corrupt"):
+    evaluate.load_run(tmp_path)
+
+
+def test_sampled_source_with_online_train_words(tmp_path):
+  config = flip_flop.get_config("quick")
+  config.data.train = {"num_words": 0, "min_length": 8, "max_length": 16, "params": {}}
+  config.data.eval = {"val": {"num_words": 8, "min_length": 32, "max_length": 32,
+                              "params": {"p_ignore": 0.98}}}
+  config.model.d_model = 8
+  config.model.d_state = 2
+  config.batch_size = 4
+  config.num_steps = 4
+  config.log_every = 2
+  config.eval_every = 4
+  config.best_split = "val"
+  result = train.train_and_evaluate(config, tmp_path)
+  assert result.eval_metrics["val"]["min_length"] == 32
