@@ -1,0 +1,58 @@
+"""Speed benchmark of the models and of the data pipeline (DESIGN.md section 5):
+
+    python -m experiments.benchmark --what=models,data --out=benchmarks
+    python -m experiments.benchmark --what=models --quick      # a minute or two
+
+Writes <out>/<backend>.json and <out>/<backend>.md (with --quick: <backend>-quick.*). The
+mambapy comparison runs when the `bench` extra is installed (pip install -e ".[bench]").
+"""
+
+import json
+import pathlib
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from experiments import cli
+from ssm_expressivity import bench_data
+from ssm_expressivity import bench_models
+
+_WHAT = flags.DEFINE_list("what", ["models", "data"], "Parts to run: models, data.")
+_OUT = flags.DEFINE_string("out", "benchmarks", "Directory for <backend>.json and .md.")
+_QUICK = flags.DEFINE_bool("quick", False, "Small shapes and a data subset (a smoke run).")
+_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed runs per case (>= 10; median reported).")
+
+_PARTS = ("models", "data")
+_QUICK_LANGUAGES = ("parity", "dyck1", "tomita3")
+
+
+@cli.user_errors_exit
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  unknown = sorted(set(_WHAT.value) - set(_PARTS))
+  if unknown or not _WHAT.value:
+    raise ValueError(f"--what: unknown parts {unknown}; valid: {', '.join(_PARTS)}")
+  cli.setup_logging()
+  result, markdown = {}, []
+  if "models" in _WHAT.value:
+    result["models"] = bench_models.run(quick=_QUICK.value, repeats=_REPEATS.value,
+                                        log=logging.info)
+    markdown.append(bench_models.format_markdown(result["models"]))
+  if "data" in _WHAT.value:
+    names = _QUICK_LANGUAGES if _QUICK.value else None
+    result["data"] = bench_data.run(names=names)
+    markdown.append("# Data benchmark\n\n" + bench_data.format_markdown(result["data"]))
+  backend = bench_models.environment()["backend"]
+  stem = f"{backend}-quick" if _QUICK.value else backend
+  out = pathlib.Path(_OUT.value)
+  out.mkdir(parents=True, exist_ok=True)
+  (out / f"{stem}.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+  (out / f"{stem}.md").write_text("\n".join(markdown))
+  print("\n".join(markdown))
+  logging.info("wrote %s and %s", out / f"{stem}.json", out / f"{stem}.md")
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)
