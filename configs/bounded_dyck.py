@@ -31,9 +31,6 @@ def get_config(arg: str = ""):
   if quick:
     # Token budgets (END included) instead of the paper's 2M / 200k / 1M.
     config.data.sizes = {"train": 200000, "dev": 20000, "test": 40000}
-    config.num_steps = 1500
-    config.eval_every = 500
-    config.checkpoint_every = 500
-    config.optim.schedule = "cosine"
-    config.optim.learning_rate = 3e-3
+    configlib.make_quick(config, num_steps=1500)
+    config.model.d_model = 40  # the paper's widths are 20..100
   return config

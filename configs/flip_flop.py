@@ -40,15 +40,5 @@ def get_config(arg: str = ""):
         "val": configlib.sampled_split(500, 256, 256),
         "val_sparse": configlib.sampled_split(500, 256, 256, {"p_ignore": 0.98}),
     }
-    config.model.d_model = 64
-    # No weight decay: decay on the projections that select when to reset pulls the gates
-    # towards a fixed forgetting rate (d_model 32 or weight decay 0.1 left FFL(0.98) at 56-82%).
-    config.optim.weight_decay = 0.0
-    config.optim.learning_rate = 3e-3
-    config.optim.schedule = "cosine"
-    config.optim.warmup_steps = 100
-    config.num_steps = 3000
-    config.log_every = 100
-    config.eval_every = 500
-    config.checkpoint_every = 500
+    configlib.make_quick(config, num_steps=3000)
   return config

@@ -28,12 +28,8 @@ def get_config(arg: str = ""):
   if quick:
     # The paper's full splits (train 10000, bins 2000 each): with 4000 training words the
     # signed gate reached only 97.4% on bin1 in 2000 steps.
-    config.model.d_model = 64
-    config.optim.weight_decay = 0.0  # as in flip_flop:quick
-    config.optim.learning_rate = 3e-3
-    config.optim.schedule = "cosine"
-    config.optim.warmup_steps = 100
-    config.num_steps = 2000
-    config.eval_every = 500
-    config.checkpoint_every = 500
+    configlib.make_quick(config, num_steps=2000)
+    # With 3e-3 the signed gate stopped at 98.3% on bin1 (its gate approaches -1 too slowly);
+    # with 1e-2 it reaches 100%, and the nonnegative gate still fails.
+    config.optim.learning_rate = 1e-2
   return config

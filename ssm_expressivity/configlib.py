@@ -152,12 +152,22 @@ def suite_config(experiment: str, language: str, quick: bool) -> ml_collections.
   config.data.eval_splits = ("bin0", "bin1", "bin2") if language in COUNTER else ("bin0", "bin1")
   config.best_split = "bin1"
   if quick:
-    config.data.sizes = {"train": 2000}
-    config.model.d_model = 32
-    config.optim.learning_rate = 3e-3
-    config.optim.schedule = "cosine"
-    config.optim.warmup_steps = 100
-    config.num_steps = 1500
-    config.eval_every = 500
-    config.checkpoint_every = 500
+    make_quick(config, num_steps=2000)
   return config
+
+
+def make_quick(config: ml_collections.ConfigDict, num_steps: int) -> None:
+  """The CPU-sized training schedule every `quick` config shares (a 64-wide model).
+
+  No weight decay: decaying the projections that decide when a gate resets pulls the gates
+  towards one fixed forgetting rate; on flip_flop:quick a 32-wide model or weight decay 0.1
+  left FFL(0.98) at 56-82% strict accuracy, a 64-wide model without it reached 100%.
+  """
+  config.model.d_model = 64
+  config.optim.weight_decay = 0.0
+  config.optim.learning_rate = 3e-3
+  config.optim.schedule = "cosine"
+  config.optim.warmup_steps = 100
+  config.num_steps = num_steps
+  config.eval_every = 500
+  config.checkpoint_every = 500

@@ -102,3 +102,23 @@ def test_sampled_source_with_online_train_words(tmp_path):
   config.best_split = "val"
   result = train.train_and_evaluate(config, tmp_path)
   assert result.eval_metrics["val"]["min_length"] == 32
+
+
+def test_bounded_dyck_next_token_run_reports_close_accuracy(tmp_path):
+  from configs import bounded_dyck  # pylint: disable=g-import-not-at-top
+  config = bounded_dyck.get_config("quick")
+  config.data.params = {"k": 2, "depth": 3}
+  config.data.sizes = {"train": 3000, "dev": 400, "test": 2000}
+  config.model.d_model = 16
+  config.model.d_state = 4
+  config.model.num_layers = 1
+  config.batch_size = 8
+  config.num_steps = 6
+  config.log_every = 3
+  config.eval_every = 6
+  config.checkpoint_every = 6
+  result = train.train_and_evaluate(config, tmp_path)
+  for split in ("dev", "test"):
+    values = result.eval_metrics[split]
+    assert 0.0 <= values["close_acc"] <= 1.0
+    assert values["num_strings"] > 0
