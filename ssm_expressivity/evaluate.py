@@ -75,13 +75,13 @@ def evaluate_run(workdir: str | pathlib.Path, windows: list[tuple[int, int]] | N
   if windows is None:
     eval_sets = run_data.load_task(config).eval_sets
   else:
-    language_params = dict(run_data._params(config))  # pylint: disable=protected-access
-    language_params.update(params_override or {})
+    words_params = dict(run_data.language_params(config))
+    words_params.update(params_override or {})
     eval_sets = {}
     for index, (lo, hi) in enumerate(windows):
       name = f"{lo}-{hi}" if lo != hi else str(lo)
       eval_sets[name] = data.sample_dataset(
-          config.data.language, language_params, seed + index, num_words, lo, hi, split=name,
+          config.data.language, words_params, seed + index, num_words, lo, hi, split=name,
           input_mode=config.data.label_mode)
   task = run_data.task_for_evaluation(config, vocab, eval_sets)
   evaluator = steps_lib.Evaluator(model, config, task)

@@ -54,7 +54,8 @@ class Task:
     if self.train_set is None:
       window = self.config.data.train
       dataset = data.sample_dataset(
-          self.config.data.language, _params(self.config, window), _step_seed(self.config, step),
+          self.config.data.language, language_params(self.config, window),
+          _step_seed(self.config, step),
           size, window.min_length, window.max_length, split="train",
           input_mode=self.config.data.label_mode)
       return select(dataset, np.arange(size), self.target_field, self.train_length)
@@ -86,7 +87,9 @@ def _pad_to(array: np.ndarray, length: int, field: str) -> np.ndarray:
   return np.pad(array, pad, constant_values=fill)
 
 
-def _params(config: ml_collections.ConfigDict, split: ml_collections.ConfigDict | None = None):
+def language_params(config: ml_collections.ConfigDict,
+                    split: ml_collections.ConfigDict | None = None) -> dict:
+  """The run's language parameters, updated by a sampled split's own `params`."""
   params = dict(config.data.params.to_dict() if hasattr(config.data.params, "to_dict")
                 else config.data.params)
   if split is not None and split.get("params"):
@@ -106,7 +109,7 @@ def _split_seed(config: ml_collections.ConfigDict, index: int) -> int:
 def load_task(config: ml_collections.ConfigDict) -> Task:
   """Builds every dataset of `config` (cached under config.data.cache_dir when set)."""
   configlib.validate(config)
-  params = _params(config)
+  params = language_params(config)
   language = languages.get(config.data.language, **params)
   cache_dir = config.data.cache_dir or None
   mode = config.data.label_mode
@@ -128,12 +131,12 @@ def load_task(config: ml_collections.ConfigDict) -> Task:
     eval_sets = {}
     for index, (name, split) in enumerate(sorted(config.data.eval.items())):
       eval_sets[name] = data.sample_dataset(
-          config.data.language, _params(config, split), _split_seed(config, index + 1),
+          config.data.language, language_params(config, split), _split_seed(config, index + 1),
           split.num_words, split.min_length, split.max_length, split=name,
           cache_dir=cache_dir, input_mode=mode)
     if window.num_words > 0:
       train_set = data.sample_dataset(
-          config.data.language, _params(config, window), _split_seed(config, 0),
+          config.data.language, language_params(config, window), _split_seed(config, 0),
           window.num_words, window.min_length, window.max_length, split="train",
           cache_dir=cache_dir, input_mode=mode)
       train_length = train_set.tokens.shape[1]
@@ -169,7 +172,7 @@ def save_vocab(workdir, task: Task) -> None:
 def task_for_evaluation(config: ml_collections.ConfigDict, vocab: dict,
                         eval_sets: dict[str, data.Dataset]) -> Task:
   """A Task with the run's symbol tables and the given eval sets (no train data)."""
-  language = languages.get(config.data.language, **_params(config))
+  language = languages.get(config.data.language, **language_params(config))
   inputs = tuple(vocab["input_symbols"])
   for name, dataset in eval_sets.items():
     if tuple(dataset.input_symbols) != inputs:

@@ -427,3 +427,152 @@ def test_regex_oracle_agrees_with_counting_oracle():
     match = re.fullmatch(r"(a+)(b+)", word)
     expected = bool(match) and len(match.group(1)) == len(match.group(2))
     assert counter_oracle(2, word) == expected
+
+
+# ---- the paper's PCFG (spec §4.1): the fast sampler against the literal recursion ----------
+
+P_WRAP, P_CONCAT = 0.5, 0.25  # p and q of spec §4.1
+
+
+def reference_pcfg(rng: np.random.Generator, pairs, cur: int, max_len: int) -> str:
+  """G(cur, M) of spec §4.1, literally: recursive, one draw per rule, collapse to ε."""
+  if cur >= max_len:
+    return ""
+  u = rng.random()
+  if u < P_WRAP:
+    opener, closer = pairs[rng.integers(len(pairs))]
+    word = opener + reference_pcfg(rng, pairs, cur + 2, max_len) + closer
+  elif u < P_WRAP + P_CONCAT:
+    word = reference_pcfg(rng, pairs, cur, max_len)
+    word += reference_pcfg(rng, pairs, cur, max_len)
+  else:
+    return ""
+  return word if len(word) <= max_len else ""
+
+
+def exact_pcfg_laws(pairs, max_len: int) -> dict[int, dict[str, float]]:
+  """Exact law over words of G(cur, M) for even cur: the rules of §4.1 iterated to their
+  least fixed point on dictionaries of words (tiny M only)."""
+  laws = {cur: {"": 1.0} for cur in range(max_len + max_len % 2, max_len + 2, 2)}
+  for cur in range(max_len - 1 - (max_len - 1) % 2, -1, -2):
+    law: dict[str, float] = {}
+    while True:
+      new = {"": 1.0 - P_WRAP - P_CONCAT}
+      outcomes = [(o + w + c, P_WRAP / len(pairs) * pw)
+                  for w, pw in laws[cur + 2].items() for o, c in pairs]
+      outcomes += [(a + b, P_CONCAT * pa * pb) for a, pa in law.items() for b, pb in law.items()]
+      for word, prob in outcomes:
+        key = word if len(word) <= max_len else ""
+        new[key] = new.get(key, 0.0) + prob
+      done = max(abs(new[w] - law.get(w, 0.0)) for w in new) < 1e-15
+      law = new
+      if done:
+        break
+    laws[cur] = law
+  return laws
+
+
+def _max_depth(word: str) -> int:
+  depth = deepest = 0
+  for s in word:
+    depth += 1 if s in "([{<+a" else -1
+    deepest = max(deepest, depth)
+  return deepest
+
+
+def _top_level_blocks(word: str) -> int:
+  depth = blocks = 0
+  for s in word:
+    depth += 1 if s in "([{<+a" else -1
+    blocks += depth == 0
+  return blocks
+
+
+def _means_agree(ours, theirs) -> bool:
+  """Two sample means within 5 standard errors."""
+  ours, theirs = np.asarray(ours, float), np.asarray(theirs, float)
+  error = np.hypot(ours.std(ddof=1) / np.sqrt(len(ours)), theirs.std(ddof=1) / np.sqrt(len(theirs)))
+  return abs(ours.mean() - theirs.mean()) < 5 * error
+
+
+def _chi_square_bound(df: int) -> float:
+  """5 sigma above the mean of a chi-square with df degrees of freedom."""
+  return df + 5 * np.sqrt(2 * df)
+
+
+@pytest.mark.parametrize("k,max_len", [(1, 10), (2, 7)])
+def test_pcfg_length_laws_match_the_exact_word_law(k, max_len):
+  pairs = [tuple(p) for p in PAIRS[:k]]
+  sampler = dyck.PcfgSampler(pairs, max_len)
+  exact = exact_pcfg_laws(pairs, max_len)
+  for level in range(sampler.num_levels + 1):
+    by_length = np.zeros(max_len // 2 + 1)
+    for word, prob in exact[2 * level].items():
+      by_length[len(word) // 2] += prob
+    np.testing.assert_allclose(sampler.length_laws[level], by_length, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("k,max_len,lo", [(1, 10, 4), (2, 7, 2)])
+def test_pcfg_window_draws_follow_the_exact_word_law(k, max_len, lo):
+  pairs = [tuple(p) for p in PAIRS[:k]]
+  law = {w: p for w, p in exact_pcfg_laws(pairs, max_len)[0].items() if len(w) >= lo}
+  total = sum(law.values())
+  draw = dyck.PcfgSampler(pairs, max_len).window_candidates(np.random.default_rng(5), lo, max_len)
+  num_draws = 20_000
+  counts: dict[str, int] = {}
+  for _ in range(num_draws):
+    word = draw()
+    counts[word] = counts.get(word, 0) + 1
+  assert set(counts) <= set(law)  # only words the grammar makes, in the window
+  expected = {w: num_draws * p / total for w, p in law.items()}
+  big = [w for w in law if expected[w] >= 5]
+  rest_expected = num_draws - sum(expected[w] for w in big)
+  rest_count = num_draws - sum(counts.get(w, 0) for w in big)
+  chi2 = sum((counts.get(w, 0) - expected[w]) ** 2 / expected[w] for w in big)
+  if rest_expected >= 5:
+    chi2 += (rest_count - rest_expected) ** 2 / rest_expected
+  df = len(big) - (rest_expected < 5)
+  assert len(big) >= 20
+  assert chi2 < _chi_square_bound(df), (chi2, df)
+
+
+def test_pcfg_sampler_matches_the_literal_recursion():
+  """Length histogram, nesting depth and top-level blocks of G(0, 40) | 16 <= |w| <= 40:
+  the fast sampler against literal draws of the recursion kept in the window."""
+  pairs = [tuple(p) for p in PAIRS[:2]]
+  lo, hi, num_words = 16, 40, 3000
+  rng = np.random.default_rng(6)
+  reference = []
+  while len(reference) < num_words:
+    word = reference_pcfg(rng, pairs, 0, hi)
+    if len(word) >= lo:
+      reference.append(word)
+  draw = dyck.PcfgSampler(pairs, hi).window_candidates(np.random.default_rng(7), lo, hi)
+  ours = [draw() for _ in range(num_words)]
+  assert all(_well_nested(w) and lo <= len(w) <= hi for w in ours)
+  # Two-sample chi-square on the lengths (equal sample sizes), sparse lengths pooled.
+  ours_hist = np.bincount([len(w) for w in ours], minlength=hi + 1)[lo::2]
+  ref_hist = np.bincount([len(w) for w in reference], minlength=hi + 1)[lo::2]
+  dense = ours_hist + ref_hist >= 10
+  a = np.append(ours_hist[dense], ours_hist[~dense].sum())
+  b = np.append(ref_hist[dense], ref_hist[~dense].sum())
+  keep = a + b > 0
+  chi2 = (((a - b) ** 2)[keep] / (a + b)[keep]).sum()
+  assert dense.sum() >= 8
+  assert chi2 < _chi_square_bound(int(keep.sum()) - 1), chi2
+  assert _means_agree([_max_depth(w) for w in ours], [_max_depth(w) for w in reference])
+  assert _means_agree([_top_level_blocks(w) for w in ours],
+                      [_top_level_blocks(w) for w in reference])
+  assert _means_agree([w.count("(") for w in ours], [w.count("(") for w in reference])
+
+
+def test_pcfg_sampler_windows_without_words():
+  sampler = dyck.PcfgSampler([("(", ")")], 10)
+  with pytest.raises(ValueError, match="no word of length in"):
+    sampler.draw_window(np.random.default_rng(0), 3, 5, 5, "odd window")
+  with pytest.raises(ValueError, match="no word of length in"):
+    sampler.draw_window(np.random.default_rng(0), 1, 12, 20, "beyond the bound")
+  assert sampler.draw_window(np.random.default_rng(0), 0, 5, 5, "odd window") == []
+  words = sampler.draw_window(np.random.default_rng(1), 2, 10, 10, "top")
+  assert words == sampler.draw_window(np.random.default_rng(1), 2, 10, 10, "top")
+  assert len(set(words)) == 2 and all(len(w) == 10 and _well_nested(w) for w in words)

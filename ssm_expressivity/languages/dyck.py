@@ -8,6 +8,7 @@ draws crossing words too.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 from typing import Callable, Sequence
@@ -135,6 +136,136 @@ def pcfg_word(uniforms: UniformStream, pairs: Sequence[tuple[str, str]], max_len
   return values[0]
 
 
+class PcfgSampler:
+  """The PCFG G(0, max_len) of spec §4.1 conditioned on a length window, sampled exactly.
+
+  Drawing G(0, M) literally costs about M uniforms per candidate, and most candidates fall
+  outside a late bin's window. Instead this computes the exact length law of G(c, M) at every
+  level c (lengths in pairs, collapse included) and samples top-down: first the length from
+  the law restricted to [lo, hi], then at each node which rule produced that length (wrap with
+  the inner length, or a concatenation with the split point). Only sub-derivations that end up
+  in the word are drawn, so a word of n pairs costs < 2n uniforms and none are rejected.
+
+  The words have the same law as literal draws of G(0, M) kept when lo <= |w| <= hi
+  (randomness is consumed differently; tests compare the two statistically). A concatenation
+  with one empty side reproduces the same (level, length) state and is skipped: it does not
+  change the law of the word.
+  """
+
+  def __init__(self, pairs: Sequence[tuple[str, str]], max_len: int):
+    if max_len < 0:
+      raise ValueError(f"max_len must be >= 0, got {max_len}")
+    self.pairs = tuple(pairs)
+    self.max_len = max_len
+    self.max_pairs = max_len // 2
+    # Levels l = cur / 2 with cur < max_len draw a rule; deeper ones are the empty word.
+    self.num_levels = (max_len + 1) // 2
+    self.length_laws = self._length_laws()
+    self._rule_tables: dict[tuple[int, int], tuple[list[float], float]] = {}
+
+  def _length_laws(self) -> np.ndarray:
+    """[num_levels + 1, max_pairs + 1] float64: P(|G(2 l, M)| = 2 n)."""
+    top = self.max_pairs
+    laws = np.zeros((self.num_levels + 1, top + 1))
+    laws[self.num_levels, 0] = 1.0
+    p_empty = 1.0 - _P_WRAP - _P_CONCAT
+    for level in range(self.num_levels - 1, -1, -1):
+      inner = laws[level + 1]
+      wrapped = np.zeros(top + 1)
+      wrapped[1:] = _P_WRAP * inner[:top]
+      wrap_overflow = _P_WRAP * inner[top]  # the inner word already has max_pairs pairs
+      # Least fixed point of the concatenation rule, from below: the iterate after k steps
+      # is the law restricted to concatenation trees of height < k, which converges
+      # geometrically (each node concatenates with probability 1/4, two children).
+      law = np.zeros(top + 1)
+      for _ in range(10_000):
+        both = np.convolve(law, law)
+        new = wrapped + _P_CONCAT * both[:top + 1]
+        new[0] = p_empty + wrap_overflow + _P_CONCAT * (both[0] + both[top + 1:].sum())
+        converged = np.all(new - law <= 1e-15 * new)
+        law = new
+        if converged:
+          break
+      laws[level] = law
+    return laws
+
+  def _rules(self, level: int, num_pairs: int) -> tuple[list[float], float]:
+    """Cumulative weights of the rules that give `num_pairs` > 0 pairs at `level`:
+    index 0 wraps, index m concatenates m pairs with num_pairs - m pairs."""
+    law = self.length_laws[level]
+    weights = np.empty(num_pairs)
+    weights[0] = _P_WRAP * self.length_laws[level + 1, num_pairs - 1]
+    weights[1:] = 0.3 * law[1:num_pairs] * law[num_pairs - 1:0:-1]
+    cumulative = np.cumsum(weights)
+    return cumulative.tolist(), float(cumulative[-1])
+
+  def window_weights(self, lo: int, hi: int) -> np.ndarray:
+    """P(|w| = 2 n) for n = 0 .. max_pairs, zero outside lo <= 2 n <= hi."""
+    lengths = 2 * np.arange(self.max_pairs + 1)
+    return np.where((lengths >= lo) & (lengths <= hi), self.length_laws[0], 0.0)
+
+  def word(self, uniforms: UniformStream, num_pairs: int) -> str:
+    """A word of G(0, M) conditioned on having exactly `num_pairs` pairs."""
+    if not 0 <= num_pairs <= self.max_pairs or self.length_laws[0, num_pairs] <= 0:
+      raise ValueError(f"G(0, {self.max_len}) has no word of {num_pairs} pairs")
+    pairs, num_kinds, tables = self.pairs, len(self.pairs), self._rule_tables
+    out: list[str] = []
+    # Items: a closer to emit (str), or a (level, pairs) node still to derive.
+    stack: list = [(0, num_pairs)] if num_pairs else []
+    while stack:
+      item = stack.pop()
+      if item.__class__ is str:
+        out.append(item)
+        continue
+      table = tables.get(item)
+      if table is None:
+        table = tables[item] = self._rules(*item)
+      cumulative, total = table
+      x = uniforms.next() * total
+      level, n = item
+      rule = min(bisect.bisect_right(cumulative, x), n - 1)  # n: x == total by round-off
+      if rule == 0:
+        # x / weight is uniform on [0, 1) given this rule: reuse it to pick the pair.
+        opener, closer = pairs[min(int(x / cumulative[0] * num_kinds), num_kinds - 1)]
+        out.append(opener)
+        stack.append(closer)
+        if n > 1:
+          stack.append((level + 1, n - 1))
+      else:
+        stack.append((level, n - rule))  # right part, derived after the left one
+        stack.append((level, rule))
+    return "".join(out)
+
+  def draw_window(self, rng: np.random.Generator, count: int, lo: int, hi: int,
+                  what: str, max_stall: int = 100_000) -> list[str]:
+    """`count` distinct words with lo <= |w| <= hi in draw order (`draw_distinct` of literal
+    G(0, M) candidates, in law)."""
+    if count == 0:
+      return []
+    try:
+      candidate = self.window_candidates(rng, lo, hi)
+    except ValueError as err:
+      raise ValueError(f"{what}: {err}") from None
+    return draw_distinct(candidate, count, lo, hi, what, max_stall)
+
+  def window_candidates(self, rng: np.random.Generator, lo: int, hi: int) -> Callable[[], str]:
+    """Independent draws of G(0, M) conditioned on lo <= |w| <= hi (with repeats)."""
+    weights = self.window_weights(lo, hi)
+    total = weights.sum()
+    if total <= 0:
+      raise ValueError(f"G(0, {self.max_len}) has no word of length in [{lo}, {hi}]; valid "
+                       f"windows contain an even length <= {self.max_len}")
+    cumulative = (np.cumsum(weights) / total).tolist()
+    uniforms = UniformStream(rng)
+    last = int(np.flatnonzero(weights)[-1])  # round-off never picks an empty length
+
+    def candidate() -> str:
+      num_pairs = min(bisect.bisect_right(cumulative, uniforms.next()), last)
+      return self.word(uniforms, num_pairs)
+
+    return candidate
+
+
 class ShuffleDyck(Language):
   """Shuffle-k (Dyck-1 when k = 1); paper label: bit j = 1 iff pair j has an open bracket."""
 
@@ -227,11 +358,12 @@ class ShuffleDyck(Language):
     """Train and bins: independent PCFG corpora, each deduplicated in draw order (§4.1-4.2)."""
     windows = resolve_sizes(self.windows, sizes)
     splits = {}
+    samplers: dict[int, PcfgSampler] = {}  # the length tables depend on hi only
     for window, child in zip(windows, child_rngs(rng, len(windows))):
-      uniforms = UniformStream(child)
-      splits[window.name] = draw_distinct(
-          lambda: pcfg_word(uniforms, self.pairs, window.hi), window.size, window.lo,
-          window.hi, f"{self.name} {window.name}")
+      if window.hi not in samplers:
+        samplers[window.hi] = PcfgSampler(self.pairs, window.hi)
+      splits[window.name] = samplers[window.hi].draw_window(
+          child, window.size, window.lo, window.hi, f"{self.name} {window.name}")
     return splits
 
   def pcfg_sample(self, rng: np.random.Generator, max_len: int) -> str:
