@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import pathlib
 import time
 from typing import Any
@@ -23,6 +22,7 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from ssm_expressivity import checkpoints
@@ -112,21 +112,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
   eval_metrics: dict[str, dict[str, float]] = {}
   start_step, start_time = step, time.perf_counter()
   loss_sum, acc_sum, window = 0.0, 0.0, 0
+  pending = []  # per-step (loss, accuracy) still on the device: no host sync every step
   stopped_early = False
   while step < config.num_steps:
     batch = {k: jnp.asarray(v) for k, v in task.train_batch(step).items()}
     params, opt_state, loss, position_acc = train_step(params, opt_state, batch)
+    pending.append((loss, position_acc))
     step += 1
-    loss_sum += float(loss)
-    acc_sum += float(position_acc)
-    window += 1
-    if not math.isfinite(float(loss)):
-      manager.close()
-      raise TrainingDiverged(
-          f"loss became {float(loss)} at step {step}; stopped. The last good checkpoint "
-          f"(step {manager.latest_step()}) is kept in {workdir / 'checkpoints'}; lower "
-          "config.optim.learning_rate or set config.optim.grad_clip_norm.")
-    if step % config.log_every == 0 or step == config.num_steps:
+    finished = step == config.num_steps
+    preempted = stop_at_step is not None and step >= stop_at_step
+    if (step % config.log_every == 0 or step % config.eval_every == 0
+        or step % config.checkpoint_every == 0 or finished or preempted):
+      # Checked before the parameters are evaluated or saved, so no checkpoint is ever written
+      # from a diverged state.
+      losses, accuracies = (np.asarray(v) for v in zip(*jax.device_get(pending)))
+      bad = np.flatnonzero(~np.isfinite(losses))
+      if bad.size:
+        manager.close()
+        raise TrainingDiverged(
+            f"loss became {losses[bad[0]]} at step {step - len(pending) + bad[0] + 1}; "
+            f"stopped. The last good checkpoint (step {manager.latest_step()}) is kept in "
+            f"{workdir / 'checkpoints'}; lower config.optim.learning_rate or set "
+            "config.optim.grad_clip_norm.")
+      loss_sum += float(losses.sum())
+      acc_sum += float(accuracies.sum())
+      window += len(pending)
+      pending = []
+    if step % config.log_every == 0 or finished:
       elapsed = time.perf_counter() - start_time
       rate = (step - start_step) / max(elapsed, 1e-9)
       eta = (config.num_steps - step) / max(rate, 1e-9)
@@ -136,7 +148,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
       log.write({"step": step, "loss": loss_sum / window,
                  "train_position_acc": acc_sum / window, "steps_per_s": rate})
       loss_sum, acc_sum, window = 0.0, 0.0, 0
-    finished = step == config.num_steps
     if step % config.eval_every == 0 or finished:
       eval_metrics = evaluator.evaluate(params)
       for split, values in eval_metrics.items():
@@ -148,10 +159,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         logging.info("every eval split reached strict accuracy >= %.3f at step %d; stopping",
                      config.stop_at_accuracy, step)
         stopped_early = True
-    if step % config.checkpoint_every == 0 or finished or stopped_early or (
-        stop_at_step is not None and step >= stop_at_step):
+    if step % config.checkpoint_every == 0 or finished or stopped_early or preempted:
       manager.save_latest(step, {"params": params, "opt_state": opt_state})
-    if stopped_early or (stop_at_step is not None and step >= stop_at_step):
+    if stopped_early or preempted:
       break
   if not eval_metrics:
     eval_metrics = evaluator.evaluate(params)
