@@ -195,7 +195,7 @@ class PcfgSampler:
     law = self.length_laws[level]
     weights = np.empty(num_pairs)
     weights[0] = _P_WRAP * self.length_laws[level + 1, num_pairs - 1]
-    weights[1:] = 0.3 * law[1:num_pairs] * law[num_pairs - 1:0:-1]
+    weights[1:] = _P_CONCAT * law[1:num_pairs] * law[num_pairs - 1:0:-1]
     cumulative = np.cumsum(weights)
     return cumulative.tolist(), float(cumulative[-1])
 
