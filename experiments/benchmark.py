@@ -35,19 +35,24 @@ def main(argv):
   if unknown or not _WHAT.value:
     raise ValueError(f"--what: unknown parts {unknown}; valid: {', '.join(_PARTS)}")
   cli.setup_logging()
-  result, markdown = {}, []
-  if "models" in _WHAT.value:
-    result["models"] = bench_models.run(quick=_QUICK.value, repeats=_REPEATS.value,
-                                        log=logging.info)
-    markdown.append(bench_models.format_markdown(result["models"]))
-  if "data" in _WHAT.value:
-    names = _QUICK_LANGUAGES if _QUICK.value else None
-    result["data"] = bench_data.run(names=names)
-    markdown.append("# Data benchmark\n\n" + bench_data.format_markdown(result["data"]))
   backend = bench_models.environment()["backend"]
   stem = f"{backend}-quick" if _QUICK.value else backend
   out = pathlib.Path(_OUT.value)
   out.mkdir(parents=True, exist_ok=True)
+  # Parts not rerun keep their earlier results, so `--what=data` does not drop the models.
+  previous = out / f"{stem}.json"
+  result = json.loads(previous.read_text()) if previous.exists() else {}
+  if "models" in _WHAT.value:
+    result["models"] = bench_models.run(quick=_QUICK.value, repeats=_REPEATS.value,
+                                        log=logging.info)
+  if "data" in _WHAT.value:
+    names = _QUICK_LANGUAGES if _QUICK.value else None
+    result["data"] = bench_data.run(names=names)
+  markdown = []
+  if "models" in result:
+    markdown.append(bench_models.format_markdown(result["models"]))
+  if "data" in result:
+    markdown.append("# Data benchmark\n\n" + bench_data.format_markdown(result["data"]))
   (out / f"{stem}.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
   (out / f"{stem}.md").write_text("\n".join(markdown))
   print("\n".join(markdown))
