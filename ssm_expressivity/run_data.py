@@ -21,6 +21,9 @@ _TARGET_FIELD = {("next_set", "paper"): "paper_targets", ("next_set", "exact"): 
                  ("next_token", "paper"): "next_token", ("next_token", "exact"): "next_token"}
 
 
+_LENGTH_BUCKET = 64
+
+
 @dataclasses.dataclass
 class Task:
   """What a model is trained and evaluated on."""
@@ -67,7 +70,12 @@ class Task:
       rows = order[index * size:(index + 1) * size]
     else:  # a train set smaller than a batch: draw with replacement
       rows = np.random.default_rng([self.config.seed, 19, step]).integers(0, n, size)
-    return select(self.train_set, rows, self.target_field, self.train_length)
+    # Pad to the batch's own longest word (rounded up to a multiple of 64, so at most
+    # train_length / 64 shapes compile): most paper train sets are far shorter than their
+    # longest word.
+    longest = int(self.train_set.lengths[rows].max())
+    length = min(self.train_length, -(-longest // _LENGTH_BUCKET) * _LENGTH_BUCKET)
+    return select(self.train_set, rows, self.target_field, length)
 
 
 def select(dataset: data.Dataset, rows: np.ndarray, target_field: str,
