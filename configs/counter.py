@@ -2,7 +2,8 @@
 only partly to longer bins).
 
     python -m experiments.train --config=configs/counter.py:dyck1 --workdir=runs/dyck1
-    python -m experiments.train --config=configs/counter.py:dyck1,quick --workdir=runs/dyck1_quick
+    python -m experiments.train --config=configs/counter.py:dyck1,quick \
+        --workdir=runs/dyck1_quick
 
 The arg names one language of the group (default dyck1) and optionally "quick" (CPU size).
 Paper: Mamba with 1, 2, 3 layers (--config.model.num_layers), d_state 16, batch 32, AdamW with

@@ -2,7 +2,8 @@
 all lengths; Mamba fails on the longer bin).
 
     python -m experiments.train --config=configs/non_star_free.py:parity --workdir=runs/parity
-    python -m experiments.train --config=configs/non_star_free.py:parity,quick --workdir=runs/parity_quick
+    python -m experiments.train --config=configs/non_star_free.py:parity,quick \
+        --workdir=runs/parity_quick
 
 The arg names one language of the group (default parity) and optionally "quick" (CPU size).
 Paper: Mamba with 1, 2, 3 layers (--config.model.num_layers), d_state 16, batch 32, AdamW with
@@ -13,6 +14,6 @@ from ssm_expressivity import configlib
 
 
 def get_config(arg: str = ""):
-  language, quick = configlib.parse_arg(
-      arg, languages=configlib.NON_STAR_FREE, default_language="parity", config_name="non_star_free")
+  language, quick = configlib.parse_arg(arg, languages=configlib.NON_STAR_FREE,
+                                       default_language="parity", config_name="non_star_free")
   return configlib.suite_config("non_star_free", language, quick)

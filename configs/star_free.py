@@ -2,7 +2,8 @@
 star-free languages; these are learned with length generalization).
 
     python -m experiments.train --config=configs/star_free.py:tomita4 --workdir=runs/tomita4
-    python -m experiments.train --config=configs/star_free.py:tomita4,quick --workdir=runs/tomita4_quick
+    python -m experiments.train --config=configs/star_free.py:tomita4,quick \
+        --workdir=runs/tomita4_quick
 
 The arg names one language of the group (default tomita4) and optionally "quick" (CPU size).
 Paper: Mamba with 1, 2, 3 layers (--config.model.num_layers), d_state 16, batch 32, AdamW with

@@ -140,7 +140,8 @@ class RunCheckpoints:
     self._best.close()
 
 
-def load_params(workdir: pathlib.Path, target_params: Any, which: str = "latest") -> tuple[int, Any]:
+def load_params(workdir: pathlib.Path, target_params: Any,
+                which: str = "latest") -> tuple[int, Any]:
   """(step, params) of the latest or best checkpoint of the run in `workdir`."""
   sub = {"latest": "checkpoints", "best": "best"}[which]
   directory = workdir / sub

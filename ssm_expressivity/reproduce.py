@@ -79,7 +79,9 @@ def build(experiment: str, quick: bool, language: str | None = None,
       runs[f"mamba{layers}"] = config
     return Experiment("bounded_dyck", runs, [], _bounded_dyck_table)
   group = _GROUPS[experiment]
-  chosen = group if language == "all" else (language or group[0],)
+  if language is None:  # the group's config names its default language
+    language = load_config(experiment, arg).data.language
+  chosen = group if language == "all" else (language,)
   for name in chosen:
     if name not in group:
       raise ValueError(f"--language={name!r} is not in the {experiment} group; valid: "
