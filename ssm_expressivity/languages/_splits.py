@@ -105,3 +105,23 @@ def random_strings(rng: np.random.Generator, lengths: np.ndarray, symbols: str) 
 def split_joint(joint: list, first: int) -> tuple[list, list]:
   """The official joint split: the first `first` words, and the rest."""
   return joint[:first], joint[first:]
+
+
+def keep_order(rng, words: list) -> list:
+  """The identity order (families whose corpus keeps draw order)."""
+  del rng
+  return words
+
+
+def joint_splits(rng: np.random.Generator, sizes: Mapping[str, int], draw,
+                 joint_window: tuple[int, int], bin1_window: tuple[int, int],
+                 order=keep_order) -> dict[str, list]:
+  """The joint-split scheme of spec §0.5: train and bin 0 cut from one corpus, bin 1 apart.
+
+  `draw(rng, count, lo, hi)` makes a corpus; `order(rng, words)` orders each corpus (the
+  official code's set order for deduplicated families) before it is used.
+  """
+  joint = order(rng, draw(rng, sizes["train"] + sizes["bin0"], *joint_window))
+  train, bin0 = split_joint(joint, sizes["train"])
+  return {"train": train, "bin0": bin0,
+          "bin1": order(rng, draw(rng, sizes["bin1"], *bin1_window))}

@@ -288,10 +288,8 @@ class ParityLanguage(DFALanguage):
   def paper_splits(self, rng, sizes=None):
     sizes = _splits.resolve_sizes(self.name, {"train": 10000, "bin0": 2000, "bin1": 2000},
                                   sizes)
-    rng = np.random.default_rng(rng)
-    joint = self._corpus(rng, sizes["train"] + sizes["bin0"], 2, 50)
-    train, bin0 = _splits.split_joint(joint, sizes["train"])
-    return {"train": train, "bin0": bin0, "bin1": self._corpus(rng, sizes["bin1"], 51, 100)}
+    return _splits.joint_splits(np.random.default_rng(rng), sizes, self._corpus, (2, 50),
+                                (51, 100))
 
 
 # ---- u* (aa_star, aaaa_star, abab_star) ---------------------------------------------------------
@@ -374,12 +372,9 @@ class BlocksLanguage(DFALanguage):
   def paper_splits(self, rng, sizes=None):
     sizes = _splits.resolve_sizes(self.name, {"train": 10000, "bin0": 2000, "bin1": 2000},
                                   sizes)
-    rng = np.random.default_rng(rng)
-    joint = _splits.set_order(rng, self._draw(rng, sizes["train"] + sizes["bin0"], 5, 200))
-    train, bin0 = _splits.split_joint(joint, sizes["train"])
     # [L] does not raise the lower bound of star-free bin 1 (§6).
-    bin1 = _splits.set_order(rng, self._draw(rng, sizes["bin1"], 5, 300))
-    return {"train": train, "bin0": bin0, "bin1": bin1}
+    return _splits.joint_splits(np.random.default_rng(rng), sizes, self._draw, (5, 200),
+                                (5, 300), order=_splits.set_order)
 
 
 # ---- ab_d_bc and 012_02: pre* mark post* --------------------------------------------------------
@@ -412,11 +407,8 @@ class MarkedLanguage(DFALanguage):
   def paper_splits(self, rng, sizes=None):
     sizes = _splits.resolve_sizes(self.name, {"train": 10000, "bin0": 2000, "bin1": 2000},
                                   sizes)
-    rng = np.random.default_rng(rng)
-    joint = _splits.set_order(rng, self._draw(rng, sizes["train"] + sizes["bin0"], 2, 50))
-    train, bin0 = _splits.split_joint(joint, sizes["train"])
-    bin1 = _splits.set_order(rng, self._draw(rng, sizes["bin1"], 2, 100))
-    return {"train": train, "bin0": bin0, "bin1": bin1}
+    return _splits.joint_splits(np.random.default_rng(rng), sizes, self._draw, (2, 50),
+                                (2, 100), order=_splits.set_order)
 
 
 def ab_d_bc() -> MarkedLanguage:
@@ -576,14 +568,11 @@ class DepthBoundedDyckLanguage(DFALanguage):
 
   def paper_splits(self, rng, sizes=None):
     sizes = _splits.resolve_sizes(self.name, self._sizes, sizes)
-    rng = np.random.default_rng(rng)
     make = self.paper_list if self.sampler == "paper" else self.fallback_list
     # d3, d4, d12 set `unique: True` (a set: arbitrary order); the d2 config does not.
-    order = _splits.set_order if self.depth != 2 else lambda rng, words: words
-    joint = order(rng, make(rng, sizes["train"] + sizes["bin0"], 2, 100))
-    train, bin0 = _splits.split_joint(joint, sizes["train"])
-    bin1 = order(rng, make(rng, sizes["bin1"], *self._bin1_window))
-    return {"train": train, "bin0": bin0, "bin1": bin1}
+    order = _splits.set_order if self.depth != 2 else _splits.keep_order
+    return _splits.joint_splits(np.random.default_rng(rng), sizes, make, (2, 100),
+                                self._bin1_window, order=order)
 
 
 _DN_SIZES = {"train": 10000, "bin0": 2000, "bin1": 2000}
