@@ -48,7 +48,12 @@ def load_vocab(workdir: pathlib.Path) -> dict:
 
 def load_run(workdir: str | pathlib.Path, which: str = "latest"):
   """(config, model, params) of the run in `workdir` ("latest" or "best" checkpoint)."""
-  workdir = pathlib.Path(workdir)
+  config, _, model, params = _restore(pathlib.Path(workdir), which)
+  return config, model, params
+
+
+def _restore(workdir: pathlib.Path, which: str):
+  """(config, vocab, model, params) of the run in `workdir`."""
   config = checkpoints.read_config(workdir)
   vocab = load_vocab(workdir)
   task = run_data.task_for_evaluation(config, vocab, {})
@@ -57,7 +62,7 @@ def load_run(workdir: str | pathlib.Path, which: str = "latest"):
   target = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), tokens))
   target = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), target)
   _, params = checkpoints.load_params(workdir, target, which)
-  return config, model, params
+  return config, vocab, model, params
 
 
 def evaluate_run(workdir: str | pathlib.Path, windows: list[tuple[int, int]] | None = None, *,
@@ -69,11 +74,9 @@ def evaluate_run(workdir: str | pathlib.Path, windows: list[tuple[int, int]] | N
   uniform over the language's valid lengths in the window), drawn from `seed`, with the run's
   language parameters updated by `params_override` (e.g. {"p_ignore": 0.98}).
   """
-  workdir = pathlib.Path(workdir)
-  config, model, params = load_run(workdir, which)
-  vocab = load_vocab(workdir)
+  config, vocab, model, params = _restore(pathlib.Path(workdir), which)
   if windows is None:
-    eval_sets = run_data.load_task(config).eval_sets
+    eval_sets = run_data.load_task(config, include_train=False).eval_sets
   else:
     words_params = dict(run_data.language_params(config))
     words_params.update(params_override or {})

@@ -98,12 +98,15 @@ def _pad_to(array: np.ndarray, length: int, field: str) -> np.ndarray:
 def language_params(config: ml_collections.ConfigDict,
                     split: ml_collections.ConfigDict | None = None) -> dict:
   """The run's language parameters, updated by a sampled split's own `params`."""
-  params = dict(config.data.params.to_dict() if hasattr(config.data.params, "to_dict")
-                else config.data.params)
+  params = _as_dict(config.data.params)
   if split is not None and split.get("params"):
-    extra = split.params
-    params.update(extra.to_dict() if hasattr(extra, "to_dict") else dict(extra))
+    params.update(_as_dict(split.params))
   return params
+
+
+def _as_dict(value) -> dict:
+  """A plain dict from a ConfigDict field (or a dict)."""
+  return value.to_dict() if hasattr(value, "to_dict") else dict(value)
 
 
 def _step_seed(config: ml_collections.ConfigDict, step: int) -> int:
@@ -114,16 +117,18 @@ def _split_seed(config: ml_collections.ConfigDict, index: int) -> int:
   return int(np.random.SeedSequence([config.seed, 29, index]).generate_state(1)[0])
 
 
-def load_task(config: ml_collections.ConfigDict) -> Task:
-  """Builds every dataset of `config` (cached under config.data.cache_dir when set)."""
+def load_task(config: ml_collections.ConfigDict, include_train: bool = True) -> Task:
+  """Builds every dataset of `config` (cached under config.data.cache_dir when set).
+
+  include_train=False skips a sampled train set (evaluation needs only the eval splits).
+  """
   configlib.validate(config)
   params = language_params(config)
   language = languages.get(config.data.language, **params)
   cache_dir = config.data.cache_dir or None
   mode = config.data.label_mode
   if config.data.source == "paper_splits":
-    sizes = config.data.sizes.to_dict() if hasattr(config.data.sizes, "to_dict") else dict(
-        config.data.sizes)
+    sizes = _as_dict(config.data.sizes)
     splits = data.build_splits(config.data.language, params, seed=config.seed,
                                sizes=sizes or None, cache_dir=cache_dir, input_mode=mode)
     wanted = [config.data.train_split] + list(config.data.eval_splits)
@@ -142,7 +147,7 @@ def load_task(config: ml_collections.ConfigDict) -> Task:
           config.data.language, language_params(config, split), _split_seed(config, index + 1),
           split.num_words, split.min_length, split.max_length, split=name,
           cache_dir=cache_dir, input_mode=mode)
-    if window.num_words > 0:
+    if window.num_words > 0 and include_train:
       train_set = data.sample_dataset(
           config.data.language, language_params(config, window), _split_seed(config, 0),
           window.num_words, window.min_length, window.max_length, split="train",
