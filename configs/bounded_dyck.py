@@ -12,8 +12,9 @@ from ssm_expressivity import configlib
 
 
 def get_config(arg: str = ""):
-  _, quick = configlib.parse_arg(arg, config_name="bounded_dyck")
-  config = configlib.base_config()
+  args = configlib.parse_arg(arg, config_name="bounded_dyck", choices={
+      "tier": ("paper", "quick"), "model": configlib.model_choices()})
+  config = configlib.base_config(args["model"] or "mamba")
   config.experiment = "bounded_dyck"
   config.data.language = "bounded_dyck"
   config.data.params = {"k": 8, "depth": 10}  # bracket types, maximal depth
@@ -28,7 +29,8 @@ def get_config(arg: str = ""):
   config.batch_size = 32
   config.num_steps = 20000
   config.best_split = "test"
-  if quick:
+  config.best_metric = "close_acc"
+  if args["tier"] == "quick":
     # Token budgets (END included) instead of the paper's 2M / 200k / 1M.
     config.data.sizes = {"train": 200000, "dev": 20000, "test": 40000}
     configlib.make_quick(config, num_steps=1500)

@@ -12,8 +12,9 @@ from ssm_expressivity import configlib
 
 
 def get_config(arg: str = ""):
-  _, quick = configlib.parse_arg(arg, config_name="flip_flop")
-  config = configlib.base_config()
+  args = configlib.parse_arg(arg, config_name="flip_flop", choices={
+      "tier": ("paper", "quick"), "model": configlib.model_choices()})
+  config = configlib.base_config(args["model"] or "mamba")
   config.experiment = "flip_flop"
   config.data.language = "flip_flop"
   config.data.params = {"p_ignore": 0.8}  # FFL(p): probability of the ignore instruction
@@ -33,7 +34,7 @@ def get_config(arg: str = ""):
   config.num_steps = 150000
   config.eval_every = 1000
   config.best_split = "val_sparse"
-  if quick:
+  if args["tier"] == "quick":
     # Train strings of 16..64 symbols; test strings of 256 symbols (4x the longest train one).
     config.data.train = configlib.sampled_split(4000, 16, 64)
     config.data.eval = {
@@ -41,4 +42,5 @@ def get_config(arg: str = ""):
         "val_sparse": configlib.sampled_split(500, 256, 256, {"p_ignore": 0.98}),
     }
     configlib.make_quick(config, num_steps=3000)
+    config.loss = "sigmoid_mse"  # what the quick demo was measured with
   return config

@@ -5,7 +5,8 @@ all lengths; Mamba fails on the longer bin).
     python -m experiments.train --config=configs/non_star_free.py:parity,quick \
         --workdir=runs/parity_quick
 
-The arg names one language of the group (default parity) and optionally "quick" (CPU size).
+The arg names one language of the group (default parity), optionally "quick" (CPU size) and
+`model=<backbone>` (default mamba).
 Paper: Mamba with 1, 2, 3 layers (--config.model.num_layers), d_state 16, batch 32, AdamW with
 weight decay 0.1, grid over d_model and learning rate; strict accuracy per length bin.
 """
@@ -14,6 +15,8 @@ from ssm_expressivity import configlib
 
 
 def get_config(arg: str = ""):
-  language, quick = configlib.parse_arg(arg, languages=configlib.NON_STAR_FREE,
-                                       default_language="parity", config_name="non_star_free")
-  return configlib.suite_config("non_star_free", language, quick)
+  args = configlib.parse_arg(
+      arg, config_name="non_star_free", defaults={"language": "parity"},
+      choices={"language": configlib.NON_STAR_FREE, "tier": ("paper", "quick"),
+               "model": configlib.model_choices()})
+  return configlib.suite_config("non_star_free", args["language"], args["tier"], args["model"])

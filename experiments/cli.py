@@ -11,12 +11,12 @@ from typing import Callable
 from absl import flags
 from absl import logging
 
-from ssm_expressivity import checkpoints
-from ssm_expressivity import train
+from ssm_expressivity.training import loop
+from ssm_expressivity.training.rundir import CheckpointError
 
 # Errors a user can cause; anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, KeyError, checkpoints.CheckpointError, train.TrainingDiverged,
-               FileNotFoundError)
+USER_ERRORS = (ValueError, KeyError, CheckpointError, loop.TrainingDiverged, FileNotFoundError,
+               NotADirectoryError, IsADirectoryError, PermissionError)
 
 
 class _QuietLibraries(std_logging.Filter):
@@ -42,14 +42,20 @@ def user_errors_exit(main: Callable[[list[str]], None]) -> Callable[[list[str]],
     except USER_ERRORS as e:
       message = e.args[0] if isinstance(e, KeyError) and e.args else e
       logging.flush()
-      print(f"error: {message}", file=sys.stderr)
+      print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
       sys.exit(1)
 
   return wrapped
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-  """absl flags parser that turns a bad flag or config override into one clear line."""
+  """absl flags parser that turns a bad flag or config override into one clear line.
+
+  `--config.model.name=X` is moved into the config arg (`--config=file:arg,model=X`), so the
+  config is built with backbone X's fields and overrides of them apply.
+  """
+  argv = _model_name_into_config_arg(argv)
+  sys.argv[:] = argv  # ml_collections reads the config overrides from sys.argv
   try:
     rest = flags.FLAGS(argv)
     if "config" in flags.FLAGS and flags.FLAGS["config"].present:
@@ -60,8 +66,25 @@ def parse_flags(argv: list[str]) -> list[str]:
     sys.exit(1)
 
 
+def _model_name_into_config_arg(argv: list[str]) -> list[str]:
+  names = [a.split("=", 1)[1] for a in argv if a.startswith("--config.model.name=")]
+  if not names:
+    return argv
+  out = []
+  for arg in argv:
+    if arg.startswith("--config.model.name="):
+      continue
+    if arg.startswith("--config="):
+      spec = arg.split("=", 1)[1]
+      path, sep, config_arg = spec.partition(":")
+      tokens = [t for t in config_arg.split(",") if t.strip() and not t.startswith("model=")]
+      arg = f"--config={path}:" + ",".join(tokens + [f"model={names[-1]}"])
+    out.append(arg)
+  return out
+
+
 def _explain_flag_error(argv: list[str], error: Exception) -> str:
-  config, config_error = _load_config_from_argv(argv)
+  config, config_error = load_config_from_argv(argv)
   if config_error is not None:
     return f"--config: {config_error}"
   if config is not None:
@@ -80,7 +103,24 @@ def _explain_flag_error(argv: list[str], error: Exception) -> str:
   return message
 
 
-def _load_config_from_argv(argv: list[str]):
+def load_config_file(value: str):
+  """`path[:arg]` -> the config its get_config(arg) returns, and the module; ValueError on a
+  file that cannot be loaded."""
+  path, _, config_arg = value.partition(":")
+  import pathlib  # pylint: disable=g-import-not-at-top
+  if not pathlib.Path(path).is_file():
+    raise ValueError(f"cannot load config file {path!r}: it is not a file")
+  try:
+    spec = importlib.util.spec_from_file_location("_user_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+  except Exception as e:  # pylint: disable=broad-except
+    raise ValueError(f"cannot load config file {path!r} ({type(e).__name__}: {e})") from None
+  config = module.get_config(config_arg) if config_arg else module.get_config()
+  return config, module
+
+
+def load_config_from_argv(argv: list[str]):
   for index, arg in enumerate(argv):
     value = None
     if arg.startswith("--config="):
@@ -89,15 +129,8 @@ def _load_config_from_argv(argv: list[str]):
       value = argv[index + 1]
     if value is None:
       continue
-    path, _, config_arg = value.partition(":")
     try:
-      spec = importlib.util.spec_from_file_location("_user_config", path)
-      module = importlib.util.module_from_spec(spec)
-      spec.loader.exec_module(module)
-    except Exception as e:  # pylint: disable=broad-except
-      return None, f"cannot load config file {path!r} ({type(e).__name__}: {e})"
-    try:
-      return (module.get_config(config_arg) if config_arg else module.get_config()), None
+      return load_config_file(value)[0], None
     except Exception as e:  # pylint: disable=broad-except
       return None, str(e)
   return None, None

@@ -6,20 +6,20 @@ Without --lengths: the run's own eval splits. The table is printed and saved in 
 """
 
 import json
-import pathlib
 
 from absl import app
 from absl import flags
 
 from experiments import cli
-from ssm_expressivity import evaluate
+from ssm_expressivity.training import evaluate
+from ssm_expressivity.training.rundir import RunDir
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of a run made by experiments.train.")
 _LENGTHS = flags.DEFINE_string("lengths", None, "Lengths / ranges, e.g. 512,1000-2000.")
 _NUM_WORDS = flags.DEFINE_integer("num_words", 500, "Words sampled per length window.")
 _SEED = flags.DEFINE_integer("seed", 12345, "Seed of the sampled evaluation words.")
 _WHICH = flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "Which checkpoint.")
-_PARAMS = flags.DEFINE_string("language_params", "{}",
+_PARAMS = flags.DEFINE_string("language_params", None,
                               'JSON language parameters to change, e.g. {"p_ignore": 0.98}.')
 flags.mark_flags_as_required(["workdir"])
 
@@ -30,19 +30,31 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   if _NUM_WORDS.value < 1:
     raise ValueError("--num_words must be >= 1")
-  try:
-    overrides = json.loads(_PARAMS.value)
-  except json.JSONDecodeError as e:
-    raise ValueError(f"--language_params is not JSON: {e}") from e
-  windows = evaluate.parse_lengths(_LENGTHS.value) if _LENGTHS.value else None
-  workdir = pathlib.Path(_WORKDIR.value)
-  results = evaluate.evaluate_run(workdir, windows, num_words=_NUM_WORDS.value,
-                                  seed=_SEED.value, which=_WHICH.value,
-                                  params_override=overrides)
+  if _SEED.value < 0:
+    raise ValueError("--seed must be >= 0")
+  overrides = {}
+  if _PARAMS.value is not None:
+    if _LENGTHS.value is None:
+      raise ValueError("--language_params goes with --lengths (new words are drawn with them)")
+    try:
+      overrides = json.loads(_PARAMS.value)
+    except json.JSONDecodeError as e:
+      raise ValueError(f"--language_params is not JSON: {e}") from None
+    if not isinstance(overrides, dict):
+      raise ValueError(f"--language_params must be a JSON object like {{\"p_ignore\": 0.98}}, "
+                       f"got {_PARAMS.value}")
+  windows = evaluate.parse_lengths(_LENGTHS.value) if _LENGTHS.value is not None else None
+  run = RunDir(_WORKDIR.value)
+  step, results = evaluate.evaluate_run(run.path, windows, num_words=_NUM_WORDS.value,
+                                        seed=_SEED.value, which=_WHICH.value,
+                                        params_override=overrides)
   name = f"eval_{_WHICH.value}" + ("" if windows is None else "_" + _LENGTHS.value.replace(
       ",", "_"))
-  path = evaluate.save_results(workdir, results, name)
-  print(evaluate.format_table(results, f"{workdir} ({_WHICH.value} checkpoint)"))
+  title = f"{run.path} ({_WHICH.value} checkpoint, step {step})"
+  path = run.write_json(f"{name}.json", {"step": step, "checkpoint": _WHICH.value,
+                                         "results": results})
+  run.write_text(f"{name}.md", evaluate.format_table(results, title) + "\n")
+  print(evaluate.format_table(results, title))
   print(f"saved {path}")
 
 

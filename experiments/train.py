@@ -1,7 +1,7 @@
 """Trains one config: `python -m experiments.train --config=configs/flip_flop.py --workdir=DIR`.
 
-Overrides: `--config.model.num_layers=2`. Restarting the same command resumes from the latest
-checkpoint in DIR.
+Overrides: `--config.model.num_layers=2`, `--config.model.name=lstm` (switches the model's
+fields). Restarting the same command resumes from the latest checkpoint in DIR.
 """
 
 from absl import app
@@ -9,8 +9,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
-from ssm_expressivity import evaluate
-from ssm_expressivity import train
+from ssm_expressivity.training import evaluate
+from ssm_expressivity.training import loop
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
                                           lock_config=True)
@@ -23,7 +23,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   cli.setup_logging()
-  result = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  result = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   print(evaluate.format_table(result.eval_metrics, f"step {result.step}: "
                               f"{evaluate.config_summary(_CONFIG.value)}"))
 

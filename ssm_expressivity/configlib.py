@@ -1,19 +1,26 @@
-"""The fields every experiment config has, their defaults, and config validation.
+"""The fields every experiment config has, their defaults, the config arg grammar, overrides
+and validation.
 
 `configs/*.py` start from `base_config()` and set what their theorem's experiment needs; the
-comment beside each field here says what it means.
+comment beside each field here says what it means. The model section is the chosen backbone's
+own (`models.backbones`): `switch_model(config, "lstm")` changes the field set.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+import copy
+import math
+from typing import Any, Iterable, Mapping, Sequence
 
 import ml_collections
 
-OBJECTIVES = ("next_set", "next_token")
-LOSSES = ("mse", "bce", "ce")
+from ssm_expressivity.models import backbones
+
 DATA_SOURCES = ("paper_splits", "sampled")
 SCHEDULES = ("constant", "cosine")
+DECAY_MASKS = ("matrices", "all")
+BEST_METRICS = {"strict_acc": "max", "position_acc": "max", "close_acc": "max", "loss": "min"}
+TIERS = ("paper", "cpu", "quick")
 
 
 def sampled_split(num_words: int, min_length: int, max_length: int,
@@ -28,99 +35,354 @@ def sampled_split(num_words: int, min_length: int, max_length: int,
   })
 
 
-def base_config() -> ml_collections.ConfigDict:
-  """Defaults shared by every experiment (the paper's suite settings, DESIGN.md section 4)."""
+def base_config(model: str = "mamba") -> ml_collections.ConfigDict:
+  """Defaults shared by every experiment; `model` names the backbone of config.model."""
   config = ml_collections.ConfigDict()
   config.experiment = ""  # which reproduce experiment this config belongs to
-  config.seed = 0  # seeds data (train/eval words) and model initialization
+  config.tier = "paper"  # paper (the official settings) | cpu | quick (what get_config built)
+  # Seeds model initialization, dropout and the order of the train set (and the words
+  # themselves when they are drawn fresh every step). The words of fixed splits come from
+  # data.seed, so runs that differ only here see the same data.
+  config.seed = 0
 
   config.data = ml_collections.ConfigDict()
   config.data.language = ""  # language id (ssm_expressivity.languages.names())
   config.data.params = ml_collections.ConfigDict()  # language parameters, e.g. p_ignore
   # "paper": the official code's per-position classes (one-hot, argmax at evaluation);
-  # "exact": multi-hot of the allowed-next set over alphabet + EOS (sigmoid, threshold 0.5).
+  # "exact": multi-hot of the allowed-next set over alphabet + EOS (thresholded).
   config.data.label_mode = "paper"
   # "paper_splits": the paper's train set and length bins; "sampled": the windows below.
   config.data.source = "paper_splits"
+  config.data.seed = 0  # seeds the words of the splits (paper splits, sampled train / eval)
   config.data.sizes = ml_collections.ConfigDict()  # paper_splits: override split sizes
   config.data.train_split = "train"  # paper_splits: the split to train on
   config.data.eval_splits = ("bin0", "bin1")  # paper_splits: splits evaluated
-  config.data.train = sampled_split(10000, 2, 50)  # sampled: the training window
+  config.data.train = sampled_split(10000, 2, 50)  # sampled: the training window (0 words:
+  # fresh words every step)
   config.data.eval = ml_collections.ConfigDict()  # sampled: {name: sampled_split(...)}
   config.data.cache_dir = ""  # directory for encoded datasets ("" = no cache)
+  # Train order per epoch: "shuffle" (a new permutation per epoch, from seed) or
+  # "sequential" (the split's own order every epoch, as the official loaders).
+  config.data.order = "shuffle"
+  # Drop the last partial batch of an epoch; False trains it (as a smaller batch).
+  config.data.drop_remainder = True
 
-  config.model = ml_collections.ConfigDict()
-  config.model.name = "mamba"  # backbone: mamba | transformer | lstm | ids4
-  config.model.num_layers = 1  # stacked residual layers
-  config.model.d_model = 64  # embedding / residual width
-  config.model.d_state = 16  # SSM state size per channel
-  config.model.d_conv = 4  # causal depthwise convolution width
-  config.model.expand = 2  # d_inner = expand * d_model
-  config.model.gate = "nonnegative"  # nonnegative (Mamba) | signed (-1, 1) | time_invariant
-  config.model.scan = "auto"  # linear-recurrence method (models.scan.SCAN_METHODS)
+  config.model = backbones.model_config(model)
 
   # "next_set": predict the allowed-next set (or the paper's class) at every position;
   # "next_token": language-model cross-entropy on the next symbol (bounded Dyck).
   config.objective = "next_set"
-  config.loss = "mse"  # mse (the paper's, on one-hot / multi-hot targets) | bce | ce
+  # mse (on raw outputs, the official code's) | sigmoid_mse | ce | bce
+  # (training.objectives.LOSSES lists which apply to which targets)
+  config.loss = "mse"
+  # The official CE scripts: positions padded up to the batch's longest word are trained
+  # (and scored) as class 0.
+  config.train_on_padding = False
 
   config.optim = ml_collections.ConfigDict()
   config.optim.learning_rate = 1e-3  # peak learning rate
-  config.optim.weight_decay = 0.1  # AdamW decoupled weight decay
-  config.optim.b1 = 0.9  # AdamW first-moment decay
-  config.optim.b2 = 0.999  # AdamW second-moment decay
+  config.optim.weight_decay = 0.1  # AdamW decoupled weight decay (0 = Adam)
+  # Which parameters decay: "matrices" (kernels and embeddings; never norms, biases, A_log or
+  # D) or "all" (every parameter, as torch's AdamW in the official code).
+  config.optim.decay_mask = "matrices"
+  config.optim.b1 = 0.9  # Adam first-moment decay
+  config.optim.b2 = 0.999  # Adam second-moment decay
+  config.optim.eps = 1e-8  # Adam epsilon
   config.optim.grad_clip_norm = 1.0  # clip the global gradient norm (0 = no clipping)
   config.optim.warmup_steps = 0  # linear warm-up steps
-  config.optim.schedule = "constant"  # constant | cosine (decay to 0 at num_steps)
+  config.optim.schedule = "constant"  # constant | cosine (decay to 0 at the last step)
+  # ReduceLROnPlateau on (best_split, best_metric): multiply the learning rate by this factor
+  # after more than plateau_patience evaluations without improvement (0 = off).
+  config.optim.plateau_factor = 0.0
+  config.optim.plateau_patience = 0
 
   config.batch_size = 32  # strings per step
-  config.num_steps = 20000  # optimizer steps
+  config.num_steps = 20000  # optimizer steps (ignored when num_epochs > 0)
+  config.num_epochs = 0  # > 0: train this many epochs of the train set instead
   config.log_every = 100  # steps between progress lines / metrics.jsonl records
   config.eval_every = 1000  # steps between evaluations on the eval splits
+  config.eval_every_epochs = 0  # > 0: evaluate every this many epochs instead
   config.checkpoint_every = 1000  # steps between checkpoints (latest is kept)
-  config.best_split = "bin1"  # eval split whose strict accuracy selects the best checkpoint
-  config.stop_at_accuracy = 0.0  # >0: stop once every eval split reaches this strict accuracy
-  config.eval_batch_size = 256  # strings per evaluation batch
+  config.best_split = "bin1"  # eval split that selects the best checkpoint (and is monitored)
+  config.best_metric = "strict_acc"  # strict_acc | position_acc | close_acc | loss
+  config.stop_at_accuracy = 0.0  # > 0: stop once every eval split reaches this strict accuracy
+  # > 0: stop after this many evaluations without improvement of (best_split, best_metric).
+  config.early_stop_patience = 0
+  config.eval_batch_size = 256  # most strings per evaluation batch
+  config.eval_batch_tokens = 65536  # most positions per evaluation batch (long strings)
   return config
 
 
-def parse_arg(arg: str, *, languages: Iterable[str] = (), default_language: str | None = None,
-              config_name: str = "config") -> tuple[str | None, bool]:
-  """Parses a config arg like "dyck1", "quick" or "dyck1,quick" -> (language, quick)."""
-  languages = tuple(languages)
-  language, quick = default_language, False
+# ---- config args ---------------------------------------------------------------------------
+
+
+def parse_arg(arg: str, *, config_name: str, choices: Mapping[str, Sequence[str]],
+              defaults: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+  """Parses a config arg like "dyck1,cpu" or "A5,model=lstm" into {slot: value}.
+
+  `choices` maps each slot ("language", "tier", "model", ...) to its valid values. A token is
+  either a bare value (its slot is the one that lists it) or `slot=value`. Every slot has a
+  default (`defaults`, else None; "tier" defaults to "paper"); a slot whose default is None
+  and that the arg does not name is an error when it has choices.
+  """
+  defaults = {"tier": "paper", **dict(defaults or {})}
+  values = {slot: defaults.get(slot) for slot in choices}
+  seen: set[str] = set()
   for token in [t.strip() for t in (arg or "").split(",") if t.strip()]:
-    if token == "quick":
-      quick = True
-    elif token in languages:
-      language = token
+    slot, _, value = token.rpartition("=")
+    if slot:
+      if slot not in choices:
+        raise ValueError(f"{config_name}: unknown config argument {token!r}; slots: "
+                         f"{', '.join(choices)}")
     else:
-      valid = ", ".join(("quick",) + languages)
-      raise ValueError(f"{config_name}: unknown config argument {token!r}; valid: {valid}")
-  if language is None and languages:
-    raise ValueError(f"{config_name}: name a language, one of: {', '.join(languages)}")
-  return language, quick
+      slots = [s for s, valid in choices.items() if value in valid]
+      if not slots:
+        valid = ", ".join(v for options in choices.values() for v in options)
+        raise ValueError(f"{config_name}: unknown config argument {token!r}; valid: {valid}")
+      slot = slots[0]
+    if value not in choices[slot]:
+      raise ValueError(f"{config_name}: {slot}={value!r} is not valid; valid: "
+                       f"{', '.join(choices[slot])}")
+    if slot in seen:
+      raise ValueError(f"{config_name}: the config arg names {slot} twice ({arg!r})")
+    seen.add(slot)
+    values[slot] = value
+  missing = [s for s, v in values.items() if v is None and s != "model"]
+  if missing:
+    raise ValueError(f"{config_name}: name a {missing[0]}, one of: "
+                     f"{', '.join(choices[missing[0]])}")
+  return values
+
+
+def model_choices() -> tuple[str, ...]:
+  return tuple(backbones.names())
+
+
+# ---- overrides -------------------------------------------------------------------------------
+
+
+def switch_model(config: ml_collections.ConfigDict, name: str) -> None:
+  """Makes config.model backbone `name` in place (common fields kept, see backbones.switch)."""
+  with config.unlocked():
+    config.model = backbones.switch(config.model, name)
+
+
+def field_names(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+  """Every dotted leaf field of `config` (dict-valued fields such as data.params count as one)."""
+  names = []
+  for key in sorted(config.keys()):
+    value = config[key]
+    dotted = f"{prefix}{key}"
+    if isinstance(value, ml_collections.ConfigDict) and key not in _DICT_FIELDS:
+      names += field_names(value, dotted + ".")
+    else:
+      names.append(dotted)
+  return names
+
+
+# Fields whose value is a whole dict (set as one), not a section of named fields.
+_DICT_FIELDS = ("params", "sizes", "eval")
+
+
+def apply_overrides(config: ml_collections.ConfigDict,
+                    overrides: Mapping[str, Any]) -> ml_collections.ConfigDict:
+  """A copy of `config` with dotted `overrides` applied ("model.name" first, switching the
+  model's field set). ValueError for an unknown field or a value of the wrong type."""
+  config = copy.deepcopy(config)
+  overrides = dict(overrides)
+  if "model.name" in overrides:
+    name = overrides.pop("model.name")
+    if name not in backbones.names():
+      raise ValueError(f"model.name={name!r} is not valid; valid: {', '.join(backbones.names())}")
+    switch_model(config, name)
+  for dotted, value in overrides.items():
+    node, parts = config, dotted.split(".")
+    for depth, part in enumerate(parts):
+      where = ".".join(["config"] + parts[:depth])
+      if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+        valid = ", ".join(sorted(node.keys())) if isinstance(node, ml_collections.ConfigDict) \
+            else "none"
+        raise ValueError(f"{dotted}: {where} has no field {part!r}; valid fields of {where}: "
+                         f"{valid}")
+      if depth < len(parts) - 1:
+        node = node[part]
+    with node.unlocked() if hasattr(node, "unlocked") else _nothing():
+      node[parts[-1]] = coerce(dotted, node[parts[-1]], value)
+  return config
+
+
+class _nothing:  # pylint: disable=invalid-name
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *unused):
+    return False
+
+
+def coerce(name: str, current: Any, value: Any) -> Any:
+  """`value` as the type of the field's `current` value (ints widen to floats); ValueError
+  naming the field and its type otherwise."""
+  if isinstance(current, ml_collections.ConfigDict):
+    if not isinstance(value, Mapping):
+      raise ValueError(f"{name} is a dict of fields; got {value!r}")
+    return ml_collections.ConfigDict(dict(value))
+  if isinstance(current, bool):
+    if isinstance(value, bool):
+      return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+      return value.lower() == "true"
+    raise ValueError(f"{name} is a bool; got {value!r}")
+  if isinstance(current, int):
+    if isinstance(value, bool):
+      raise ValueError(f"{name} is an int; got {value!r}")
+    if isinstance(value, int):
+      return value
+    if isinstance(value, float) and value.is_integer():
+      return int(value)
+    if isinstance(value, str):
+      try:
+        return int(value)
+      except ValueError:
+        pass
+    raise ValueError(f"{name} is an int; got {value!r}")
+  if isinstance(current, float):
+    if isinstance(value, bool):
+      raise ValueError(f"{name} is a float; got {value!r}")
+    try:
+      return float(value)
+    except (TypeError, ValueError):
+      raise ValueError(f"{name} is a float; got {value!r}") from None
+  if isinstance(current, str):
+    if not isinstance(value, str):
+      raise ValueError(f"{name} is a string; got {value!r}")
+    return value
+  if isinstance(current, (tuple, list)):
+    if isinstance(value, str):
+      value = tuple(v.strip() for v in value.split("+") if v.strip())
+    if not isinstance(value, (tuple, list)):
+      raise ValueError(f"{name} is a list; got {value!r}")
+    return tuple(value)
+  return value
+
+
+# ---- validation -------------------------------------------------------------------------------
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-  """Raises ValueError with a clear message when a field has an impossible value."""
+  """Raises ValueError naming the field when a value is impossible.
+
+  Checks everything that can be checked without data or a model: a corrected command must
+  never meet a workdir already written by a config that was going to fail.
+  """
   from ssm_expressivity import languages  # pylint: disable=g-import-not-at-top
-  if config.data.language not in languages.REGISTRY:
-    raise ValueError(f"config.data.language={config.data.language!r} is unknown; valid ids: "
+  from ssm_expressivity.training import objectives  # pylint: disable=g-import-not-at-top
+  data = config.data
+  if data.language not in languages.REGISTRY:
+    raise ValueError(f"config.data.language={data.language!r} is unknown; valid ids: "
                      f"{', '.join(languages.names())}")
-  _one_of("config.objective", config.objective, OBJECTIVES)
-  _one_of("config.loss", config.loss, LOSSES)
-  _one_of("config.data.source", config.data.source, DATA_SOURCES)
-  _one_of("config.data.label_mode", config.data.label_mode, ("paper", "exact"))
+  params = dict(data.params.to_dict() if hasattr(data.params, "to_dict") else data.params)
+  languages.get(data.language, **params)  # bad language parameters raise here
+  _one_of("config.tier", config.tier, TIERS)
+  _one_of("config.data.source", data.source, DATA_SOURCES)
+  _one_of("config.data.label_mode", data.label_mode, ("paper", "exact"))
+  _one_of("config.data.order", data.order, ("shuffle", "sequential"))
   _one_of("config.optim.schedule", config.optim.schedule, SCHEDULES)
-  if config.objective == "next_token" and config.loss != "ce":
-    raise ValueError("config.objective='next_token' needs config.loss='ce'")
-  for name in ("batch_size", "num_steps", "log_every", "eval_every", "checkpoint_every",
-               "eval_batch_size"):
-    if int(config[name]) < 1:
-      raise ValueError(f"config.{name} must be >= 1, got {config[name]}")
-  if config.data.source == "sampled" and not config.data.eval:
-    raise ValueError("config.data.eval must name at least one split when source='sampled'")
+  _one_of("config.optim.decay_mask", config.optim.decay_mask, DECAY_MASKS)
+  _one_of("config.best_metric", config.best_metric, tuple(BEST_METRICS))
+  objectives.from_config(config)  # objective, label mode and loss agree
+  _validate_model(config.model)
+  for name in ("seed", "data.seed"):
+    _integer(config, name, low=0)
+  for name in ("batch_size", "log_every", "checkpoint_every", "eval_batch_size",
+               "eval_batch_tokens"):
+    _integer(config, name, low=1)
+  for name in ("num_epochs", "eval_every_epochs", "early_stop_patience",
+               "optim.warmup_steps", "optim.plateau_patience"):
+    _integer(config, name, low=0)
+  _integer(config, "num_steps", low=1 if config.num_epochs == 0 else 0)
+  _integer(config, "eval_every", low=1 if config.eval_every_epochs == 0 else 0)
+  optim = config.optim
+  _number("config.optim.learning_rate", optim.learning_rate, low=0.0, open_low=True)
+  _number("config.optim.weight_decay", optim.weight_decay, low=0.0)
+  _number("config.optim.eps", optim.eps, low=0.0, open_low=True)
+  _number("config.optim.grad_clip_norm", optim.grad_clip_norm, low=0.0)
+  for name in ("b1", "b2"):
+    _number(f"config.optim.{name}", optim[name], low=0.0, high=1.0, open_high=True)
+  _number("config.optim.plateau_factor", optim.plateau_factor, low=0.0, high=1.0,
+          open_high=True)
+  _number("config.stop_at_accuracy", config.stop_at_accuracy, low=0.0, high=1.0)
+  if data.source == "sampled":
+    _validate_split("config.data.train", data.train, min_words=0)
+    if not data.eval:
+      raise ValueError("config.data.eval must name at least one split when source='sampled'")
+    for name, split in data.eval.items():
+      _validate_split(f"config.data.eval.{name}", split, min_words=1)
+      languages.get(data.language, **{**params, **dict(split.params)})
+  elif not data.eval_splits:
+    raise ValueError("config.data.eval_splits must name at least one split")
+  splits = eval_split_names(config)
+  if config.best_split not in splits:
+    raise ValueError(f"config.best_split={config.best_split!r} is not an eval split; valid: "
+                     f"{', '.join(splits)}")
+  if config.best_metric == "close_acc" and config.objective != "next_token":
+    raise ValueError("config.best_metric='close_acc' needs config.objective='next_token'")
+
+
+def _validate_model(model: ml_collections.ConfigDict) -> None:
+  name = model.get("name")
+  if name not in backbones.names():
+    raise ValueError(f"config.model.name={name!r} is not valid; valid: "
+                     f"{', '.join(backbones.names())}")
+  fields = backbones.describe(name)
+  unknown = sorted(set(model.keys()) - set(fields) - {"name"})
+  if unknown:
+    raise ValueError(f"config.model has field(s) {unknown} that model {name!r} does not take; "
+                     f"its fields: {', '.join(['name', *fields])}")
+  for field, (default, _) in fields.items():
+    value = model.get(field, default)
+    if isinstance(default, int) and not isinstance(default, bool):
+      _integer(model, field, low=1, where="config.model.")
+    elif isinstance(default, float):
+      _number(f"config.model.{field}", value, low=0.0, high=1.0, open_high=True)
+  if name == "mamba":
+    from ssm_expressivity.models import mamba, scan  # pylint: disable=g-import-not-at-top
+    _one_of("config.model.gate", model.gate, mamba.GATES)
+    _one_of("config.model.scan", model.scan, scan.SCAN_METHODS)
+  if name == "transformer":
+    from ssm_expressivity.models import transformer  # pylint: disable=g-import-not-at-top
+    _one_of("config.model.pos_encoding", model.pos_encoding, transformer.POS_ENCODINGS)
+    if model.d_model % model.num_heads:
+      raise ValueError(f"config.model.d_model={model.d_model} must be divisible by "
+                       f"config.model.num_heads={model.num_heads}")
+
+
+def _validate_split(where: str, split, min_words: int) -> None:
+  _integer(split, "num_words", low=min_words, where=where + ".")
+  _integer(split, "min_length", low=0, where=where + ".")
+  _integer(split, "max_length", low=0, where=where + ".")
+  if split.min_length > split.max_length:
+    raise ValueError(f"{where}: min_length {split.min_length} is greater than max_length "
+                     f"{split.max_length}")
+
+
+def _integer(config, name: str, low: int, where: str = "config.") -> None:
+  node = config
+  *path, last = name.split(".")
+  for part in path:
+    node = node[part]
+  value = node[last]
+  if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    raise ValueError(f"{where}{name} must be an integer >= {low}, got {value!r}")
+
+
+def _number(name: str, value, low: float | None = None, high: float | None = None,
+            open_low: bool = False, open_high: bool = False) -> None:
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    raise ValueError(f"{name} must be a finite number, got {value!r}")
+  if low is not None and (value < low or (open_low and value == low)):
+    raise ValueError(f"{name} must be {'>' if open_low else '>='} {low}, got {value!r}")
+  if high is not None and (value > high or (open_high and value == high)):
+    raise ValueError(f"{name} must be {'<' if open_high else '<='} {high}, got {value!r}")
 
 
 def eval_split_names(config: ml_collections.ConfigDict) -> list[str]:
@@ -129,10 +391,13 @@ def eval_split_names(config: ml_collections.ConfigDict) -> list[str]:
   return list(config.data.eval.keys())
 
 
-def _one_of(name: str, value, valid) -> None:
+def _one_of(name: str, value, valid: Iterable[str]) -> None:
+  valid = tuple(valid)
   if value not in valid:
     raise ValueError(f"{name}={value!r} is not valid; valid: {', '.join(valid)}")
 
+
+# ---- the suite ---------------------------------------------------------------------------------
 
 # The paper's Figure-3 groups of the 27-language suite.
 STAR_FREE = ("tomita1", "tomita2", "tomita4", "tomita7", "d2", "d3", "d4", "d12",
@@ -142,17 +407,20 @@ COUNTER = ("dyck1", "shuffle2", "shuffle4", "shuffle6", "boolean3", "boolean5", 
            "anbncn", "anbncndn")
 
 
-def suite_config(experiment: str, language: str, quick: bool) -> ml_collections.ConfigDict:
-  """A suite language trained on the paper's splits (Mamba, MSE on the paper's classes)."""
-  config = base_config()
+def suite_config(experiment: str, language: str, tier: str,
+                 model: str | None = None) -> ml_collections.ConfigDict:
+  """A suite language trained on the paper's splits."""
+  config = base_config(model or "mamba")
   config.experiment = experiment
+  config.tier = tier
   config.data.language = language
   config.data.source = "paper_splits"
   # Counter languages have three bins (train lengths, then two longer ones); the others two.
   config.data.eval_splits = ("bin0", "bin1", "bin2") if language in COUNTER else ("bin0", "bin1")
   config.best_split = "bin1"
-  if quick:
+  if tier == "quick":
     make_quick(config, num_steps=2000)
+    config.loss = "sigmoid_mse"  # what the quick demos were measured with
   return config
 
 
@@ -163,6 +431,7 @@ def make_quick(config: ml_collections.ConfigDict, num_steps: int) -> None:
   towards one fixed forgetting rate; on flip_flop:quick a 32-wide model or weight decay 0.1
   left FFL(0.98) at 56-82% strict accuracy, a 64-wide model without it reached 100%.
   """
+  config.tier = "quick"
   config.model.d_model = 64
   config.optim.weight_decay = 0.0
   config.optim.learning_rate = 3e-3

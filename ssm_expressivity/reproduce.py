@@ -15,7 +15,7 @@ import ml_collections
 
 from ssm_expressivity import configlib
 from ssm_expressivity import published
-from ssm_expressivity import train
+from ssm_expressivity.training import loop
 
 EXPERIMENTS = ("flip_flop", "parity", "star_free", "non_star_free", "counter", "bounded_dyck")
 _GROUPS = {"star_free": configlib.STAR_FREE, "non_star_free": configlib.NON_STAR_FREE,
@@ -100,7 +100,7 @@ def run(experiment: Experiment, workdir: str | pathlib.Path) -> tuple[dict, str,
   workdir = pathlib.Path(workdir)
   results = {}
   for name, config in experiment.runs.items():
-    result = train.train_and_evaluate(config, workdir / name)
+    result = loop.train_and_evaluate(config, workdir / name)
     results[name] = result.eval_metrics
   lines = [f"## {experiment.name}", "", experiment.table(
       {"results": results, "configs": experiment.runs})]

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from ssm_expressivity import evaluate
-from ssm_expressivity import train
+from ssm_expressivity.training import evaluate
+from ssm_expressivity.training import loop
 from tests_support import tiny_suite_config
 
 
@@ -40,7 +40,7 @@ def test_user_errors(tmp_path, args, fragments):
 
 
 def test_evaluate_cli_errors_keep_the_run(tmp_path):
-  train.train_and_evaluate(tiny_suite_config(num_steps=5), tmp_path)
+  loop.train_and_evaluate(tiny_suite_config(num_steps=5), tmp_path)
   before = sorted(str(p) for p in tmp_path.rglob("*"))
   assert_clean_failure(
       run_cli("experiments.evaluate", f"--workdir={tmp_path}", "--lengths=7", "--num_words=2"),
@@ -53,5 +53,5 @@ def test_evaluate_cli_errors_keep_the_run(tmp_path):
   assert ok.returncode == 0, ok.stderr
   assert "60-80" in ok.stdout
   assert (tmp_path / "eval_latest_60-80.json").exists()
-  results = evaluate.evaluate_run(tmp_path, [(60, 80)], num_words=4)
+  _, results = evaluate.evaluate_run(tmp_path, [(60, 80)], num_words=4)
   assert results["60-80"]["num_strings"] == 4

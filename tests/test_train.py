@@ -2,25 +2,19 @@
 
 import json
 
-import jax
-import numpy as np
 import pytest
 
-from ssm_expressivity import checkpoints
-from ssm_expressivity import evaluate
-from ssm_expressivity import train
 from configs import flip_flop
+from ssm_expressivity.training import evaluate
+from ssm_expressivity.training import loop as train
+from ssm_expressivity.training.rundir import CheckpointError, RunDir, config_to_dict
+from tests_support import leaves_equal as _leaves_equal
 from tests_support import tiny_suite_config as tiny_config
-
-
-def _leaves_equal(a, b):
-  return all(np.array_equal(np.asarray(x), np.asarray(y))
-             for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
 
 
 def test_loss_goes_down_and_checkpoint_appears(tmp_path):
   result = train.train_and_evaluate(tiny_config(), tmp_path)
-  records = [r for r in train.read_metrics(tmp_path) if "loss" in r]
+  records = [r for r in RunDir(tmp_path).read_metrics() if "split" not in r]
   assert records[-1]["loss"] < records[0]["loss"]
   assert (tmp_path / "checkpoints" / "40").is_dir()
   assert (tmp_path / "best.json").exists()
@@ -45,21 +39,22 @@ def test_interrupted_run_resumes_bit_identical(tmp_path):
 
 def test_workdir_of_a_different_config_is_refused(tmp_path):
   train.train_and_evaluate(tiny_config(num_steps=10), tmp_path)
-  with pytest.raises(checkpoints.CheckpointError, match="different config.*model.d_model"):
+  with pytest.raises(CheckpointError, match="different config.*model.d_model"):
     train.train_and_evaluate(tiny_config(num_steps=10, **{"model.d_model": 8}), tmp_path)
   # More steps on the same config is a resume, not a different run.
   assert train.train_and_evaluate(tiny_config(num_steps=20), tmp_path).step == 20
 
 
-def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path):
+def test_divergence_stops_and_keeps_last_checkpoint(tmp_path):
   config = tiny_config(num_steps=30, checkpoint_every=10, eval_every=10)
   train.train_and_evaluate(config, tmp_path, stop_at_step=10)
   saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+  # A learning rate of 1e30 without clipping overflows the parameters within a step or two.
   diverging = tiny_config(num_steps=30, checkpoint_every=10, eval_every=10,
-                          **{"optim.learning_rate": float("nan")})
+                          **{"optim.learning_rate": 1e30, "optim.grad_clip_norm": 0.0})
   # The config differs only in the learning rate, so use a fresh copy of the run to resume.
-  (tmp_path / "config.json").write_text(json.dumps(checkpoints.config_to_dict(diverging)))
-  with pytest.raises(train.TrainingDiverged, match="last good checkpoint"):
+  (tmp_path / "config.json").write_text(json.dumps(config_to_dict(diverging)))
+  with pytest.raises(train.TrainingDiverged, match="last good checkpoint .step 10"):
     train.train_and_evaluate(diverging, tmp_path)
   assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == saved
 
@@ -67,9 +62,10 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path):
 def test_evaluate_saved_run_at_new_lengths(tmp_path):
   config = tiny_config(num_steps=20)
   result = train.train_and_evaluate(config, tmp_path)
-  again = evaluate.evaluate_run(tmp_path)
+  step, again = evaluate.evaluate_run(tmp_path)
+  assert step == 20
   assert again == result.eval_metrics  # same checkpoint, same data: same numbers
-  longer = evaluate.evaluate_run(tmp_path, [(200, 240)], num_words=8)
+  _, longer = evaluate.evaluate_run(tmp_path, [(200, 240)], num_words=8)
   (name, values), = longer.items()
   assert name == "200-240"
   assert 200 <= values["min_length"] <= values["max_length"] <= 240
@@ -78,13 +74,13 @@ def test_evaluate_saved_run_at_new_lengths(tmp_path):
 
 
 def test_missing_and_corrupt_checkpoints_raise_clearly(tmp_path):
-  with pytest.raises(checkpoints.CheckpointError, match="holds no run"):
+  with pytest.raises(CheckpointError, match="holds no run"):
     evaluate.load_run(tmp_path / "nothing")
   train.train_and_evaluate(tiny_config(num_steps=10), tmp_path)
   for path in (tmp_path / "checkpoints").rglob("*"):
     if path.is_file() and path.stat().st_size > 0 and "metadata" not in path.name:
       path.write_bytes(b"garbage")
-  with pytest.raises(checkpoints.CheckpointError, match="corrupt"):
+  with pytest.raises(CheckpointError, match="unreadable|digest"):
     evaluate.load_run(tmp_path)
 
 

@@ -1,6 +1,7 @@
 """Helpers shared by tests (not a test module)."""
 
 from configs import counter
+from ssm_expressivity import configlib
 
 
 def tiny_suite_config(**overrides):
@@ -18,10 +19,23 @@ def tiny_suite_config(**overrides):
   config.optim.learning_rate = 1e-2
   config.optim.schedule = "constant"
   config.optim.warmup_steps = 0
-  for key, value in overrides.items():
-    target = config
-    *path, last = key.split(".")
-    for part in path:
-      target = target[part]
-    target[last] = value
-  return config
+  return configlib.apply_overrides(config, overrides)
+
+
+def leaves_equal(a, b) -> bool:
+  """Every leaf of two pytrees is bit-identical."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  left, right = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+  return len(left) == len(right) and all(
+      np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(left, right))
+
+
+def max_difference(a, b) -> float:
+  """The largest absolute difference between the leaves of two pytrees of equal structure."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  diffs = jax.tree_util.tree_map(
+      lambda x, y: float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64))))
+      if np.asarray(x).size else 0.0, a, b)
+  return max(jax.tree_util.tree_leaves(diffs), default=0.0)

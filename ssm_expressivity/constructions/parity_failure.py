@@ -171,11 +171,12 @@ def trained_run_freeze(workdir: str, max_n: int = 1 << 16, which: str = "latest"
   config has a `scan` field, so that bit-equal states give bit-equal outputs.
   """
   # Lazy: the training stack is only needed with --workdir.
-  from ssm_expressivity import evaluate  # pylint: disable=g-import-not-at-top
   from ssm_expressivity.models import tagger  # pylint: disable=g-import-not-at-top
+  from ssm_expressivity.training import evaluate  # pylint: disable=g-import-not-at-top
   import pathlib  # pylint: disable=g-import-not-at-top
-  config, model, params = evaluate.load_run(workdir, which)
-  symbols = list(evaluate.load_vocab(pathlib.Path(workdir))["input_symbols"])
+  saved = evaluate.load_run(workdir, which)
+  config, model, params = saved.config, saved.model, saved.params
+  symbols = list(saved.vocab["input_symbols"])
   if "1" not in symbols:
     raise ValueError(f"{workdir}: the run's input symbols {symbols} have no '1'; the demo "
                      "needs a run on parity (or another language with the symbol 1)")

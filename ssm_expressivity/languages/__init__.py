@@ -11,9 +11,7 @@ language's parameters as keyword arguments and returns a `Language`.
 
 from __future__ import annotations
 
-import inspect
-from typing import Callable
-
+from ssm_expressivity import registry
 from ssm_expressivity.languages import boolean
 from ssm_expressivity.languages import bounded_dyck
 from ssm_expressivity.languages import counter
@@ -24,21 +22,6 @@ from ssm_expressivity.languages import tomita
 from ssm_expressivity.languages import word_problem
 from ssm_expressivity.languages.base import EOS, LABEL_MODES, Language
 
-_MODULES = (tomita, regular, dyck, boolean, counter, flip_flop, bounded_dyck, word_problem)
-
-
-def _registry() -> dict[str, Callable[..., Language]]:
-  registry: dict[str, Callable[..., Language]] = {}
-  for module in _MODULES:
-    for name, factory in module.LANGUAGES.items():
-      if name in registry:
-        raise RuntimeError(f"language id {name!r} registered twice")
-      registry[name] = factory
-  return registry
-
-
-REGISTRY = _registry()
-
 # The 27 languages of the paper's suite (Bhattamishra et al. 2020 + additions), in paper order.
 SUITE = (
     "tomita1", "tomita2", "tomita3", "tomita4", "tomita5", "tomita6", "tomita7",
@@ -47,38 +30,25 @@ SUITE = (
     "boolean3", "boolean5", "anbn", "anbncn", "anbncndn",
 )
 
+# Every id: the suite in paper order, then the parametrized ones.
+REGISTRY = registry.merge(
+    "language", (tomita, regular, dyck, boolean, counter, flip_flop, bounded_dyck, word_problem),
+    "LANGUAGES", order=SUITE)
+
 
 def names() -> list[str]:
   """Every registered id: the suite in paper order, then the parametrized ones."""
-  return list(SUITE) + sorted(n for n in REGISTRY if n not in SUITE)
+  return REGISTRY.names()
 
 
 def parameters(name: str) -> dict[str, object]:
   """The keyword parameters of language `name` with their defaults."""
-  factory = _factory(name)
-  return {
-      p.name: p.default
-      for p in inspect.signature(factory).parameters.values()
-      if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-  }
+  return REGISTRY.parameters(name)
 
 
 def get(name: str, **params) -> Language:
   """The language `name` with parameters `params`; ValueError naming what is valid."""
-  factory = _factory(name)
-  valid = parameters(name)
-  unknown = sorted(set(params) - set(valid))
-  if unknown:
-    listed = ", ".join(valid) if valid else "none"
-    raise ValueError(
-        f"language {name!r} has no parameter(s) {unknown}; valid parameters: {listed}")
-  return factory(**params)
-
-
-def _factory(name: str) -> Callable[..., Language]:
-  if name not in REGISTRY:
-    raise ValueError(f"unknown language {name!r}; valid ids: {', '.join(names())}")
-  return REGISTRY[name]
+  return REGISTRY.create(name, **params)
 
 
 __all__ = ["EOS", "LABEL_MODES", "Language", "REGISTRY", "SUITE", "get", "names", "parameters"]

@@ -8,40 +8,15 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
-import importlib
 import inspect
 from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-# name -> (module, class). Imported on first use, so a backbone's import cost (or absence
-# while it is being written) does not touch the others.
-_STACK_LOCATIONS = {
-    "mamba": ("ssm_expressivity.models.mamba", "MambaStack"),
-    "transformer": ("ssm_expressivity.models.transformer", "TransformerStack"),
-    "lstm": ("ssm_expressivity.models.lstm", "LSTMStack"),
-    "ids4": ("ssm_expressivity.models.ids4", "IDS4Stack"),
-}
+from ssm_expressivity.models import backbones
 
-
-class _LazyStacks(collections.abc.Mapping):
-  """Read-only mapping name -> stack class that imports each class when first looked up."""
-
-  def __getitem__(self, name: str) -> type[nn.Module]:
-    if name not in _STACK_LOCATIONS:
-      raise KeyError(name)
-    module_name, class_name = _STACK_LOCATIONS[name]
-    return getattr(importlib.import_module(module_name), class_name)
-
-  def __iter__(self):
-    return iter(_STACK_LOCATIONS)
-
-  def __len__(self) -> int:
-    return len(_STACK_LOCATIONS)
-
-
-STACKS: collections.abc.Mapping[str, type[nn.Module]] = _LazyStacks()
+STACKS = backbones.STACKS
 
 
 def stack_fields(stack_class: type[nn.Module]) -> dict[str, bool]:
@@ -99,8 +74,8 @@ def make_tagger(model_config: Any, vocab_size: int, num_outputs: int) -> Sequenc
   """
   config = _as_dict(model_config)
   name = config.pop("name", None)
-  if name not in _STACK_LOCATIONS:
-    raise ValueError(f"unknown model name {name!r}; valid names: {sorted(_STACK_LOCATIONS)}")
+  if name not in STACKS:
+    raise ValueError(f"unknown model name {name!r}; valid names: {sorted(STACKS)}")
   for arg_name, value in (("vocab_size", vocab_size), ("num_outputs", num_outputs)):
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
       raise ValueError(f"{arg_name} must be a positive integer, got {value!r}")

@@ -1,10 +1,4 @@
-"""Datasets as padded arrays: encoding, the paper's splits, length windows, cache, batches.
-
-    from ssm_expressivity import data
-    splits = data.build_splits("dyck1", seed=0, cache_dir="~/.cache/ssm_data")
-    train = splits["train"]                      # data.Dataset
-    for batch in data.batches(train, 32, seed=0):
-      batch["tokens"], batch["mask"], batch["next_sets"]
+"""Encoded words as padded arrays: `Dataset`, `encode`, batches and split statistics.
 
 Layout of a Dataset with N words padded to T positions: position t of word w holds the input
 symbol w[t] (after a begin marker at position 0 where the language has one) and the targets
@@ -15,12 +9,7 @@ Pure numpy; no JAX.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
-import json
-import os
-import pathlib
-import tempfile
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -28,11 +17,8 @@ import numpy as np
 from ssm_expressivity import languages
 from ssm_expressivity.languages.base import Language
 
-# Bump when the encoding or the file layout changes: old cache files are then never read.
-DATA_FORMAT_VERSION = 1
-
 INPUT_MODES = ("paper", "exact")
-_ARRAY_FIELDS = ("tokens", "mask", "lengths", "next_sets", "paper_targets", "next_token")
+ARRAY_FIELDS = ("tokens", "mask", "lengths", "next_sets", "paper_targets", "next_token")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -57,7 +43,7 @@ class Dataset:
 
   def arrays(self) -> dict[str, np.ndarray]:
     """The array fields that are set, by name."""
-    return {name: getattr(self, name) for name in _ARRAY_FIELDS
+    return {name: getattr(self, name) for name in ARRAY_FIELDS
             if getattr(self, name) is not None}
 
   def decode(self, index: int) -> list[str]:
@@ -111,7 +97,7 @@ def encode(language: Language | str, words: Sequence, split: str = "custom",
     flat = itertools.chain.from_iterable(itertools.chain(w, (languages.EOS,)) for w in words)
     next_token[mask] = _lookup(index, flat, int(lengths.sum()), language.name, "output")
 
-  return _freeze(Dataset(
+  return freeze(Dataset(
       language=language.name, params=dict(params or {}), split=split,
       input_symbols=input_symbols, output_symbols=output_symbols,
       paper_classes=paper_classes, tokens=tokens, mask=mask,
@@ -220,94 +206,11 @@ def _paper_targets(language: Language, words: list, mask: np.ndarray,
   return classes, targets
 
 
-def _freeze(dataset: Dataset) -> Dataset:
+def freeze(dataset: Dataset) -> Dataset:
   for array in dataset.arrays().values():
     array.setflags(write=False)
   return dataset
 
-
-# ---- splits and windows ------------------------------------------------------------------
-
-
-def _resolve_params(name: str, params: Mapping[str, Any] | None) -> dict:
-  """The language's full parameters (defaults filled in), so equal datasets share a key."""
-  defaults = languages.parameters(name)
-  params = dict(params or {})
-  unknown = sorted(set(params) - set(defaults))
-  if unknown:
-    listed = ", ".join(defaults) if defaults else "none"
-    raise ValueError(f"language {name!r} has no parameter(s) {unknown}; valid: {listed}")
-  return {**defaults, **params}
-
-
-def _check_seed(seed) -> int:
-  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-    raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-  return int(seed)
-
-
-def build_splits(name: str, params: Mapping[str, Any] | None = None, seed: int = 0,
-                 sizes: Mapping[str, int] | None = None, cache_dir: str | os.PathLike | None = None,
-                 *, input_mode: str = "paper") -> dict[str, Dataset]:
-  """The paper's train set and test bins of language `name`, encoded.
-
-  Words come from `language.paper_splits(np.random.default_rng(seed), sizes)`. With a
-  `cache_dir`, each split is stored as one .npz keyed by everything that determines it.
-  """
-  seed = _check_seed(seed)
-  params = _resolve_params(name, params)
-  sizes = None if sizes is None else {str(k): int(v) for k, v in sizes.items()}
-  language = languages.get(name, **params)
-  cache = _Cache(cache_dir) if cache_dir is not None else None
-  key = ""
-  if cache is not None:
-    key = _key(language, "paper_splits", params=params, seed=seed, sizes=sizes,
-               input_mode=input_mode)
-    cached = cache.load_splits(key)
-    if cached is not None:
-      return cached
-  words = language.paper_splits(np.random.default_rng(seed), sizes)
-  datasets = {split: encode(language, split_words, split, params, input_mode=input_mode)
-              for split, split_words in words.items()}
-  if cache is not None:
-    cache.save_splits(key, name, datasets)
-  return datasets
-
-
-def sample_dataset(name: str, params: Mapping[str, Any] | None, seed: int, num_words: int,
-                   min_length: int, max_length: int, split: str = "custom",
-                   cache_dir: str | os.PathLike | None = None, *,
-                   input_mode: str = "paper") -> Dataset:
-  """`num_words` members with lengths uniform over `valid_lengths(min_length, max_length)`."""
-  seed = _check_seed(seed)
-  params = _resolve_params(name, params)
-  for arg, value in (("num_words", num_words), ("min_length", min_length),
-                     ("max_length", max_length)):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-      raise ValueError(f"{arg} must be a non-negative integer, got {value!r}")
-  if min_length > max_length:
-    raise ValueError(f"min_length {min_length} is greater than max_length {max_length}")
-  language = languages.get(name, **params)
-  valid = np.asarray(language.valid_lengths(int(min_length), int(max_length)), dtype=np.int64)
-  if valid.size == 0:
-    raise ValueError(f"language {name!r} ({params}) has no word with length in "
-                     f"[{min_length}, {max_length}]; choose another length window")
-  cache = _Cache(cache_dir) if cache_dir is not None else None
-  key = ""
-  if cache is not None:
-    key = _key(language, "window", params=params, seed=seed, num_words=int(num_words),
-               min_length=int(min_length), max_length=int(max_length), split=split,
-               input_mode=input_mode)
-    cached = cache.load(key, name, split)
-    if cached is not None:
-      return cached
-  rng = np.random.default_rng(seed)
-  lengths = rng.choice(valid, size=int(num_words))
-  words = [language.sample(rng, int(n)) for n in lengths]
-  dataset = encode(language, words, split, params, input_mode=input_mode)
-  if cache is not None:
-    cache.save(key, dataset)
-  return dataset
 
 
 # ---- batches and statistics ----------------------------------------------------------------
@@ -326,7 +229,7 @@ def batches(dataset: Dataset, batch_size: int, seed: int, shuffle: bool = True,
     raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
   if num_epochs is not None and num_epochs < 0:
     raise ValueError(f"num_epochs must be >= 0 or None, got {num_epochs}")
-  seed = _check_seed(seed)
+  seed = check_seed(seed)
   n = len(dataset)
   if n == 0 or (drop_remainder and n < batch_size):
     raise ValueError(f"split {dataset.split!r} has {n} examples: no batch of {batch_size} "
@@ -360,135 +263,9 @@ def split_stats(dataset: Dataset) -> dict[str, Any]:
   }
 
 
-# ---- cache -------------------------------------------------------------------------------
 
 
-def _code_fingerprint() -> str:
-  """Hash of the language sources and this module: edited code never reuses a stale file."""
-  digest = hashlib.sha256()
-  package = pathlib.Path(languages.__file__).parent
-  for path in sorted(package.glob("*.py")) + [pathlib.Path(__file__)]:
-    digest.update(path.name.encode())
-    digest.update(path.read_bytes())
-  return digest.hexdigest()
-
-
-def _json_default(value):
-  if isinstance(value, np.generic):
-    return value.item()
-  if isinstance(value, (tuple, set, frozenset)):
-    return sorted(value, key=repr) if not isinstance(value, tuple) else list(value)
-  return repr(value)
-
-
-def _key(language: Language, kind: str, **fields) -> str:
-  payload = {"format": DATA_FORMAT_VERSION, "kind": kind, "language": language.name,
-             "code": _code_fingerprint(), **fields}
-  text = json.dumps(payload, sort_keys=True, default=_json_default)
-  return hashlib.sha256(text.encode()).hexdigest()
-
-
-class _Cache:
-  """One .npz per dataset under `root`; writes are atomic, unreadable files are misses."""
-
-  def __init__(self, root: str | os.PathLike):
-    self.root = pathlib.Path(root).expanduser()
-    self.root.mkdir(parents=True, exist_ok=True)
-
-  def _path(self, key: str, name: str, split: str) -> pathlib.Path:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{name}-{split}")
-    return self.root / f"{safe}-{key[:32]}.npz"
-
-  def _manifest(self, key: str, name: str) -> pathlib.Path:
-    return self._path(key, name, "splits").with_suffix(".json")
-
-  def load(self, key: str, name: str, split: str) -> Dataset | None:
-    path = self._path(_split_key(key, split), name, split)
-    try:
-      with np.load(path, allow_pickle=False) as stored:
-        meta = json.loads(str(stored["meta"]))
-        if meta.get("key") != _split_key(key, split):
-          return None
-        arrays = {f: np.array(stored[f]) for f in _ARRAY_FIELDS if f in meta["fields"]}
-      dataset = Dataset(
-          language=meta["language"], params=meta["params"], split=meta["split"],
-          input_symbols=tuple(meta["input_symbols"]),
-          output_symbols=tuple(meta["output_symbols"]),
-          paper_classes=(None if meta["paper_classes"] is None
-                         else tuple(meta["paper_classes"])),
-          paper_targets=arrays.pop("paper_targets", None),
-          next_token=arrays.pop("next_token", None), **arrays)
-      _validate(dataset)
-      return _freeze(dataset)
-    except Exception:  # pylint: disable=broad-except
-      # Missing, truncated or otherwise unreadable: the caller rebuilds and overwrites it.
-      return None
-
-  def save(self, key: str, dataset: Dataset) -> None:
-    split_key = _split_key(key, dataset.split)
-    meta = {"key": split_key, "language": dataset.language, "params": dataset.params,
-            "split": dataset.split, "input_symbols": list(dataset.input_symbols),
-            "output_symbols": list(dataset.output_symbols),
-            "paper_classes": (None if dataset.paper_classes is None
-                              else list(dataset.paper_classes)),
-            "fields": list(dataset.arrays())}
-    meta_text = json.dumps(meta, default=_json_default)
-    self._atomic_write(self._path(split_key, dataset.language, dataset.split),
-                       lambda f: np.savez(f, meta=np.array(meta_text), **dataset.arrays()))
-
-  def load_splits(self, key: str) -> dict[str, Dataset] | None:
-    for path in self.root.glob(f"*-splits-{key[:32]}.json"):
-      try:
-        manifest = json.loads(path.read_text())
-        if manifest.get("key") != key:
-          continue
-        datasets = {}
-        for split in manifest["splits"]:
-          dataset = self.load(key, manifest["language"], split)
-          if dataset is None:
-            return None
-          datasets[split] = dataset
-        return datasets
-      except Exception:  # pylint: disable=broad-except
-        return None
-    return None
-
-  def save_splits(self, key: str, name: str, datasets: Mapping[str, Dataset]) -> None:
-    for dataset in datasets.values():
-      self.save(key, dataset)
-    manifest = json.dumps({"key": key, "language": name, "splits": list(datasets)})
-    self._atomic_write(self._manifest(key, name), lambda f: f.write(manifest.encode()))
-
-  def _atomic_write(self, path: pathlib.Path, write) -> None:
-    handle = tempfile.NamedTemporaryFile(dir=self.root, prefix=".tmp-", suffix=".part",
-                                         delete=False)
-    try:
-      with handle:
-        write(handle)
-      os.replace(handle.name, path)
-    except BaseException:
-      pathlib.Path(handle.name).unlink(missing_ok=True)
-      raise
-
-
-def _split_key(key: str, split: str) -> str:
-  return hashlib.sha256(f"{key}/{split}".encode()).hexdigest()
-
-
-def _validate(dataset: Dataset) -> None:
-  """Shape and consistency checks of a loaded dataset (a failed check means a rebuild)."""
-  n, t = dataset.tokens.shape
-  k = len(dataset.output_symbols)
-  if dataset.tokens.dtype != np.int32 or dataset.mask.dtype != np.bool_:
-    raise ValueError("bad dtypes")
-  if dataset.mask.shape != (n, t) or dataset.lengths.shape != (n,):
-    raise ValueError("bad shapes")
-  if dataset.next_sets.shape != (n, t, k) or dataset.next_sets.dtype != np.uint8:
-    raise ValueError("bad next_sets")
-  for extra in (dataset.paper_targets, dataset.next_token):
-    if extra is not None and (extra.shape != (n, t) or extra.dtype != np.int32):
-      raise ValueError("bad targets")
-  if not np.array_equal(dataset.mask, np.arange(t)[None, :] < dataset.lengths[:, None]):
-    raise ValueError("mask and lengths disagree")
-  if (dataset.tokens[dataset.mask] == 0).any() or dataset.tokens[~dataset.mask].any():
-    raise ValueError("tokens and mask disagree")
+def check_seed(seed) -> int:
+  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+  return int(seed)
