@@ -1,7 +1,7 @@
 """Runs one theorem's experiment end to end and prints our numbers beside the paper's:
 
-    python -m experiments.reproduce --experiment=flip_flop --quick
-    python -m experiments.reproduce --experiment=parity --quick
+    python -m experiments.reproduce --experiment=flip_flop --tier=quick
+    python -m experiments.reproduce --experiment=parity --quick        # = --tier=quick
     python -m experiments.reproduce --experiment=counter --language=dyck1 --num_layers=2
 
 Runs are resumable: rerunning the command continues from the checkpoints under --workdir.
@@ -13,16 +13,19 @@ from absl import app
 from absl import flags
 
 from experiments import cli
+from ssm_expressivity import configlib
 from ssm_expressivity import reproduce
 
 _EXPERIMENT = flags.DEFINE_string("experiment", None,
-                                  f"One of: {', '.join(reproduce.EXPERIMENTS)}.")
-_QUICK = flags.DEFINE_bool("quick", False, "CPU-sized variant (minutes, not days).")
+                                  f"One of: {', '.join(reproduce.names())}.")
+_TIER = flags.DEFINE_enum("tier", None, configlib.TIERS,
+                          "paper (the official settings, for a GPU/TPU), cpu or quick.")
+_QUICK = flags.DEFINE_bool("quick", False, "Short for --tier=quick (minutes on a CPU).")
 _LANGUAGE = flags.DEFINE_string("language", None,
                                 "Suite experiments: a language of the group, or 'all'.")
 _NUM_LAYERS = flags.DEFINE_integer("num_layers", None, "Override the number of layers.")
 _WORKDIR = flags.DEFINE_string("workdir", None,
-                               "Where runs go (default runs/reproduce/<experiment>[_quick]).")
+                               "Where runs go (default runs/reproduce/<experiment>_<tier>).")
 flags.mark_flags_as_required(["experiment"])
 
 
@@ -31,10 +34,12 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   cli.setup_logging()
-  experiment = reproduce.build(_EXPERIMENT.value, _QUICK.value, _LANGUAGE.value,
-                               _NUM_LAYERS.value)
-  workdir = _WORKDIR.value or (
-      f"runs/reproduce/{_EXPERIMENT.value}{'_quick' if _QUICK.value else ''}")
+  if _QUICK.value and _TIER.value not in (None, "quick"):
+    raise ValueError(f"--quick contradicts --tier={_TIER.value}")
+  tier = "quick" if _QUICK.value else (_TIER.value or "paper")
+  experiment = reproduce.build(_EXPERIMENT.value, tier, language=_LANGUAGE.value,
+                               num_layers=_NUM_LAYERS.value)
+  workdir = _WORKDIR.value or f"runs/reproduce/{_EXPERIMENT.value}_{tier}"
   _, report, ok = reproduce.run(experiment, workdir)
   print(report)
   print(f"report saved in {workdir}/report.md")

@@ -108,8 +108,10 @@ def base_config(model: str = "mamba") -> ml_collections.ConfigDict:
   config.stop_at_accuracy = 0.0  # > 0: stop once every eval split reaches this strict accuracy
   # > 0: stop after this many evaluations without improvement of (best_split, best_metric).
   config.early_stop_patience = 0
-  config.eval_batch_size = 256  # most strings per evaluation batch
-  config.eval_batch_tokens = 65536  # most positions per evaluation batch (long strings)
+  config.eval_batch_size = 256  # strings per evaluation batch (in the split's order)
+  # Most positions per evaluation batch over all runs of a program, for long strings (0 = no
+  # cap: exactly eval_batch_size strings per batch).
+  config.eval_batch_tokens = 65536
   return config
 
 
@@ -293,10 +295,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _validate_model(config.model)
   for name in ("seed", "data.seed"):
     _integer(config, name, low=0)
-  for name in ("batch_size", "log_every", "checkpoint_every", "eval_batch_size",
-               "eval_batch_tokens"):
+  for name in ("batch_size", "log_every", "checkpoint_every", "eval_batch_size"):
     _integer(config, name, low=1)
-  for name in ("num_epochs", "eval_every_epochs", "early_stop_patience",
+  for name in ("eval_batch_tokens", "num_epochs", "eval_every_epochs", "early_stop_patience",
                "optim.warmup_steps", "optim.plateau_patience"):
     _integer(config, name, low=0)
   _integer(config, "num_steps", low=1 if config.num_epochs == 0 else 0)

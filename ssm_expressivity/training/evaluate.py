@@ -4,9 +4,10 @@
     per_run = evaluator.evaluate(stacked_params, task.eval_sets)   # [{split: metrics}] per run
     evaluate_run("runs/ff", [(1024, 1024)], num_words=200)
 
-Batches hold at most `config.eval_batch_size` strings and `config.eval_batch_tokens`
-positions (over all runs of the group), so any length whose single string fits in memory can
-be evaluated. Metrics are summed per batch on the device (training.objectives.row_sums); only
+Batches hold `config.eval_batch_size` strings in the split's order, fewer where that would
+pass `config.eval_batch_tokens` positions over all runs of the group (0: no cap), so any length
+whose single string fits in memory can be evaluated; each batch is scored as padded to its own
+longest word (what `train_on_padding` objectives count). Metrics are summed per batch on the device (training.objectives.row_sums); only
 a few numbers per run come back to the host.
 """
 
@@ -57,9 +58,10 @@ class Evaluator:
     return self._arrays[key][1]
 
   def rows_per_batch(self, length: int, num_runs: int) -> int:
-    budget = self._config.eval_batch_tokens // max(length * num_runs, 1)
-    rows = max(1, min(self._config.eval_batch_size, budget))
-    return self._placement.round_rows(rows)
+    rows = self._config.eval_batch_size
+    if self._config.eval_batch_tokens > 0:
+      rows = min(rows, self._config.eval_batch_tokens // max(length * num_runs, 1))
+    return self._placement.round_rows(max(rows, 1))
 
   def evaluate_dataset(self, params: Any, dataset: data_lib.Dataset,
                        num_runs: int) -> list[dict[str, float]]:

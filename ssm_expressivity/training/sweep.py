@@ -26,7 +26,7 @@ import ml_collections
 
 from ssm_expressivity import configlib
 from ssm_expressivity.training import loop
-from ssm_expressivity.training.rundir import RunDir, atomic_write, config_to_dict
+from ssm_expressivity.training.rundir import RunDir, atomic_write
 
 SWEEP_FILE = "sweep.json"
 # Longest run directory name before it is shortened with a hash.
@@ -118,26 +118,33 @@ class Plan:
 
 def plan(base: ml_collections.ConfigDict, grid: Sequence[dict[str, Any]], workdir,
          *, max_group_size: int = 0, single_program: bool = False) -> Plan:
-  """The runs of `grid` over `base`, validated and grouped by shape.
+  """The runs of `grid` over `base`, validated and grouped by shape (see plan_points)."""
+  if not grid:
+    raise ValueError("the sweep has no points")
+  points = [Point(run_name(dict(overrides)), dict(overrides),
+                  configlib.apply_overrides(base, overrides)) for overrides in grid]
+  return plan_points(points, workdir, max_group_size=max_group_size,
+                     single_program=single_program)
+
+
+def plan_points(points: Sequence[Point], workdir, *, max_group_size: int = 0,
+                single_program: bool = False) -> Plan:
+  """`points` validated and grouped: points whose configs differ only in loop.GROUP_FIELDS
+  share a program.
 
   max_group_size > 0 caps the runs per program (memory); single_program makes it an error
   when the runs cannot share one program.
   """
   RunDir(workdir)  # the current directory is refused here, before anything is built
-  if not grid:
-    raise ValueError("the sweep has no points")
-  points, names = [], {}
-  for overrides in grid:
-    config = configlib.apply_overrides(base, overrides)
+  names = set()
+  for point in points:
     try:
-      configlib.validate(config)
+      configlib.validate(point.config)
     except ValueError as e:
-      raise ValueError(f"sweep point {overrides}: {e}") from None
-    name = run_name(dict(overrides))
-    if name in names:
-      raise ValueError(f"the sweep has the point {dict(overrides)} twice")
-    names[name] = len(points)
-    points.append(Point(name, dict(overrides), config))
+      raise ValueError(f"run {point.name} {point.overrides or ''}: {e}") from None
+    if point.name in names:
+      raise ValueError(f"the sweep has the run {point.name} ({point.overrides}) twice")
+    names.add(point.name)
   keys: dict[str, list[int]] = {}
   for index, point in enumerate(points):
     key = json.dumps(loop.group_key(point.config), sort_keys=True)
@@ -149,7 +156,7 @@ def plan(base: ml_collections.ConfigDict, grid: Sequence[dict[str, Any]], workdi
   for members in keys.values():
     size = max_group_size or len(members)
     groups += [members[i:i + size] for i in range(0, len(members), size)]
-  return Plan(pathlib.Path(workdir), points, groups)
+  return Plan(pathlib.Path(workdir), list(points), groups)
 
 
 def describe(point: Point, group: int) -> dict[str, Any]:
@@ -220,7 +227,3 @@ def read_sweep(workdir: str | pathlib.Path) -> dict:
     raise ValueError(f"{workdir} holds no sweep ({SWEEP_FILE} is missing)") from None
   except (OSError, ValueError) as e:
     raise ValueError(f"{path} is corrupt: {e}") from None
-
-
-def config_dict(point: Point) -> dict:
-  return config_to_dict(point.config)
