@@ -47,16 +47,42 @@ def _manager(directory, keep: int) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(directory.absolute(), options=options)
 
 
+def _committed(step_dir) -> bool:
+  """A step directory that orbax finished writing (its items and its metadata are there)."""
+  return all((step_dir / name).exists() for name in ("state", "meta", "_CHECKPOINT_METADATA"))
+
+
 def _steps(directory) -> list[int]:
   """Steps with a committed checkpoint, newest first (half-written ones are skipped)."""
   if not directory.is_dir():
     return []
-  steps = []
-  for child in directory.iterdir():
-    if child.name.isdigit() and child.is_dir() and (child / "state").is_dir() \
-        and (child / "meta").exists():
-      steps.append(int(child.name))
+  steps = [int(child.name) for child in directory.iterdir()
+           if child.name.isdigit() and child.is_dir() and _committed(child)]
   return sorted(steps, reverse=True)
+
+
+def set_aside_unusable(directory) -> list[str]:
+  """Moves step directories that hold no committed checkpoint (empty, half-written) into
+  `<directory>/.unusable/`, so that orbax neither counts them as steps (which would make it
+  skip a save or delete a good older step to keep them) nor reads them. Returns their names."""
+  if not directory.is_dir():
+    return []
+  moved = []
+  for child in sorted(directory.iterdir()):
+    if child.name.isdigit() and child.is_dir() and not _committed(child):
+      aside = directory / ".unusable"
+      aside.mkdir(exist_ok=True)
+      target = aside / child.name
+      suffix = 0
+      while target.exists():
+        suffix += 1
+        target = aside / f"{child.name}.{suffix}"
+      child.rename(target)
+      moved.append(child.name)
+  if moved:
+    logging.warning("%s: step directories %s hold no finished checkpoint; moved to %s",
+                    directory, ", ".join(moved), directory / ".unusable")
+  return moved
 
 
 def _restore(directory, step: int, template: Any | None) -> tuple[Any, dict]:
@@ -90,6 +116,9 @@ class RunCheckpoints:
     self._run = run
     self._latest = None
     self._best = None
+    if jax.process_index() == 0:
+      for directory in (run.checkpoints_dir, run.best_dir):
+        set_aside_unusable(directory)
 
   def _latest_manager(self) -> ocp.CheckpointManager:
     if self._latest is None:
@@ -100,28 +129,8 @@ class RunCheckpoints:
     return _steps(self._run.checkpoints_dir)
 
   def restore_latest(self, template: Any) -> tuple[int, Any, dict] | None:
-    """(step, state, meta) of the newest readable checkpoint, None when there is none.
-
-    A newest step that is unreadable or fails its digest is skipped with a warning for the one
-    before it; CheckpointError when checkpoints exist but none is usable.
-    """
-    template_dict = serialization.to_state_dict(template)
-    errors = []
-    for step in self.latest_steps():
-      try:
-        state, meta = _restore(self._run.checkpoints_dir, step, template_dict)
-      except CheckpointError as e:
-        errors.append(str(e))
-        logging.warning("%s; trying an older checkpoint", e)
-        continue
-      if errors:
-        logging.warning("resuming %s from step %d: the newer checkpoint is unusable",
-                        self._run.path, step)
-      return step, serialization.from_state_dict(template, state), meta
-    if errors:
-      raise CheckpointError(f"no usable checkpoint in {self._run.checkpoints_dir}: "
-                            f"{'; '.join(errors)}; nothing was deleted")
-    return None
+    """See `restore_latest`."""
+    return restore_latest(self._run, template)
 
   def save_latest(self, step: int, state: Any, meta: dict) -> None:
     tree = jax.tree_util.tree_map(np.asarray, serialization.to_state_dict(state))
@@ -149,6 +158,37 @@ class RunCheckpoints:
       if manager is not None:
         manager.close()
     self._latest = self._best = None
+
+
+def latest_steps(run: RunDir) -> list[int]:
+  """The committed latest-checkpoint steps of `run`, newest first."""
+  return _steps(run.checkpoints_dir)
+
+
+def restore_latest(run: RunDir, template: Any) -> tuple[int, Any, dict] | None:
+  """(step, state, meta) of the newest readable latest checkpoint of `run`, None when there
+  is none. Reads only.
+
+  A newest step that is unreadable or fails its digest is skipped with a warning for the one
+  before it; CheckpointError when checkpoints exist but none is usable.
+  """
+  template_dict = serialization.to_state_dict(template)
+  errors = []
+  for step in _steps(run.checkpoints_dir):
+    try:
+      state, meta = _restore(run.checkpoints_dir, step, template_dict)
+    except CheckpointError as e:
+      errors.append(str(e))
+      logging.warning("%s; trying an older checkpoint", e)
+      continue
+    if errors:
+      logging.warning("resuming %s from step %d: the newer checkpoint is unusable", run.path,
+                      step)
+    return step, serialization.from_state_dict(template, state), meta
+  if errors:
+    raise CheckpointError(f"no usable checkpoint in {run.checkpoints_dir}: "
+                          f"{'; '.join(errors)}; nothing was deleted")
+  return None
 
 
 def load_params(run: RunDir, which: str = "latest") -> tuple[int, Any]:

@@ -34,7 +34,7 @@ from ssm_expressivity.training import objectives as objectives_lib
 from ssm_expressivity.training import state as state_lib
 from ssm_expressivity.training import steps as steps_lib
 from ssm_expressivity.training.monitor import Monitor
-from ssm_expressivity.training.rundir import RunDir, config_to_dict, differences
+from ssm_expressivity.training.rundir import CheckpointError, RunDir, config_to_dict, differences
 
 # The fields in which the runs of one program may differ: numbers the program reads as data.
 GROUP_FIELDS = ("seed", "optim.learning_rate", "optim.weight_decay", "optim.b1", "optim.b2",
@@ -50,10 +50,17 @@ class TrainingDiverged(RuntimeError):
 
 @dataclasses.dataclass
 class RunSpec:
-  """A run to train: its config and workdir (`name` labels its log lines)."""
+  """A run to train. Attributes:
+    config / workdir: what and where.
+    name: labels its log lines.
+    init_from: the workdir of another run whose latest checkpoint (parameters, optimizer
+      state, step) this run starts from when it has none of its own: a branch, e.g. to go on
+      after a divergence with a lower learning rate. Its model and data must be this run's.
+  """
   config: ml_collections.ConfigDict
   workdir: str | pathlib.Path
   name: str = ""
+  init_from: str | pathlib.Path | None = None
 
 
 @dataclasses.dataclass
@@ -102,13 +109,16 @@ def check_group(configs: Sequence[ml_collections.ConfigDict]) -> None:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *,
-                       stop_at_step: int | None = None) -> RunResult:
+                       stop_at_step: int | None = None,
+                       init_from: str | pathlib.Path | None = None) -> RunResult:
   """Trains `config` in `workdir`, resuming from its latest checkpoint if there is one.
 
   stop_at_step: stop (after checkpointing) once this step is reached, as a preemption would;
-    the same command without it resumes the run. Raises TrainingDiverged on divergence.
+    the same command without it resumes the run. init_from: see RunSpec. Raises
+    TrainingDiverged on divergence.
   """
-  result, = train_group([RunSpec(config, workdir)], stop_at_step=stop_at_step)
+  result, = train_group([RunSpec(config, workdir, init_from=init_from)],
+                        stop_at_step=stop_at_step)
   if result.diverged:
     raise TrainingDiverged(result.diverged)
   return result
@@ -173,10 +183,10 @@ class _GroupTrainer:
       if self.primary:
         run_dir.create()
         stack.enter_context(run_dir.lock())
+        _check_resumable(run_dir, spec)
         run_dir.check_or_write_config(spec.config)
         run_dir.write_vocab(self.task.vocab)
-      task_steps = self.task.num_steps() if spec.config is self.config else \
-          dataclasses.replace(self.task, config=spec.config).num_steps()
+      task_steps = dataclasses.replace(self.task, config=spec.config).num_steps()
       run = _Run(spec, run_dir, checkpoints_lib.RunCheckpoints(run_dir),
                  Monitor.of(spec.config), total_steps=task_steps)
       stack.callback(run.checkpoints.close)
@@ -203,16 +213,17 @@ class _GroupTrainer:
     fresh = state_lib.init_state(run.spec.config, self.model, run.total_steps)
     fresh = jax.tree_util.tree_map(np.asarray, fresh)
     restored = run.checkpoints.restore_latest(fresh)
+    branched = restored is None and run.spec.init_from is not None
+    if branched:
+      restored = _restore_branch(run.spec, fresh)
     if restored is None:
-      if self.primary and run.dir.checkpoints_dir.exists() and run.dir.read_metrics():
-        logging.warning("%s: no checkpoint to resume from although metrics exist; starting "
-                        "from step 0", run.label)
       if self.primary:
         run.dir.keep_metrics_until(0)
       return fresh
     step, state, meta = restored
     run.step = step
-    run.monitor = Monitor.from_json(meta.get("monitor", {}), run.spec.config)
+    if not branched:  # a branch keeps the state, not the other run's record
+      run.monitor = Monitor.from_json(meta.get("monitor", {}), run.spec.config)
     # Optimizer numbers come from the current config (a restart may extend num_steps); the
     # plateau scale is the run's own history.
     hparams = state_lib.hparams_of(run.spec.config, run.total_steps)
@@ -414,6 +425,39 @@ class _GroupTrainer:
                            stopped="diverged" if run.diverged else run.monitor.stopped,
                            diverged=run.diverged))
     return out
+
+
+def _check_resumable(run_dir: RunDir, spec: RunSpec) -> None:
+  """CheckpointError, before anything is written, for a workdir that must not be resumed."""
+  run_dir.read_best()  # a corrupt best.json is an error, never "no best yet"
+  if checkpoints_lib.latest_steps(run_dir):
+    return
+  logged = [r.get("step", 0) for r in run_dir.read_metrics()]
+  if logged and max(logged) > spec.config.checkpoint_every and run_dir.has_run():
+    raise CheckpointError(
+        f"{run_dir.path}/metrics.jsonl records steps up to {max(logged)} but "
+        f"{run_dir.checkpoints_dir} holds no usable checkpoint (deleted?); nothing was "
+        "changed. Use a new --workdir, or delete metrics.jsonl to start this run over")
+
+
+def _restore_branch(spec: RunSpec, template: state_lib.TrainState):
+  """(step, state, meta) of the latest checkpoint of spec.init_from, checked to fit."""
+  source = RunDir(spec.init_from)
+  if pathlib.Path(source.path).resolve() == pathlib.Path(spec.workdir).resolve():
+    raise ValueError("--init_from names the run's own workdir; give another run's workdir")
+  mine, theirs = config_to_dict(spec.config), source.read_config_dict()
+  differ = [d for d in differences(theirs, mine)
+            if d.split(".")[0] in ("model", "data", "objective", "loss", "train_on_padding")]
+  if differ:
+    raise ValueError(f"--init_from={source.path} is a run of another model or data (fields "
+                     f"that differ: {', '.join(differ)})")
+  restored = checkpoints_lib.restore_latest(source, template)
+  if restored is None:
+    raise CheckpointError(f"--init_from={source.path} holds no checkpoint to start from")
+  step = restored[0]
+  RunDir(spec.workdir).write_json("init_from.json", {"workdir": str(source.path), "step": step})
+  logging.info("%s: starting from step %d of %s", spec.name or spec.workdir, step, source.path)
+  return restored
 
 
 def _format_seconds(seconds: float) -> str:
