@@ -117,10 +117,16 @@ class DiagonalSSMLayer(nn.Module):
     # (lecun_normal divides by the fan-out: a 0-dim state needs another initializer)
     init = nn.initializers.lecun_normal() if self.state_dim else nn.initializers.zeros
     parts = ("",) if self.gate == "real" else ("", "_imag")
+    # Complex layers hold rounded rotations and phase thresholds with margins down to
+    # 1 - cos(pi / n): their matmuls run in full float32, where a GPU's default float32 matmul
+    # may round the operands to TF32 (10-bit mantissas) and lose the phases.
+    precision = jax.lax.Precision.HIGHEST if self.gate == "complex" else None
     gate, drive, h0 = [], [], []
     for part in parts:  # real parts, then imaginary parts
-      gate.append(nn.Dense(self.state_dim, kernel_init=init, name=f"gate{part}")(x))
-      drive.append(nn.Dense(self.state_dim, kernel_init=init, name=f"drive{part}")(x))
+      gate.append(nn.Dense(self.state_dim, kernel_init=init, precision=precision,
+                           name=f"gate{part}")(x))
+      drive.append(nn.Dense(self.state_dim, kernel_init=init, precision=precision,
+                            name=f"drive{part}")(x))
       h0.append(self.param(f"h0{part}", nn.initializers.zeros, (self.state_dim,), jnp.float32))
     if self.gate == "complex":
       gate, drive, h0 = (jax.lax.complex(*v) for v in (gate, drive, h0))
@@ -137,7 +143,8 @@ class DiagonalSSMLayer(nn.Module):
     else:
       v = jnp.concatenate([h, x], axis=-1)
     for i, (features, activation) in enumerate(zip(self.phi_features, activations)):
-      v = _ACTIVATIONS[activation](nn.Dense(int(features), name=f"phi_{i}")(v))
+      v = _ACTIVATIONS[activation](nn.Dense(int(features), precision=precision,
+                                            name=f"phi_{i}")(v))
     return v, h
 
 
