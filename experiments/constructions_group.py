@@ -13,8 +13,8 @@ import numpy as np
 from ssm_expressivity.constructions import group_precision
 from ssm_expressivity.constructions import groups
 
-# Uniform random words checked beside the adversarial power word, and the length of the
-# random words of the float32 measurement.
+# Uniform random words checked beside the adversarial power word, and the longest random
+# words of the float32 measurement (at most --precision_length).
 NUM_RANDOM_WORDS = 4
 RANDOM_PRECISION_LENGTH = 1 << 18
 
@@ -109,9 +109,10 @@ def run(spec: str, length: int, seed: int, scan: str, precision_length: int) -> 
   _print_precision(c, powers, scan)
   if powers.unit_phase is not None:
     _confirm_with_model(c, powers)
-  random_words = rng.integers(0, c.group.order, (NUM_RANDOM_WORDS, RANDOM_PRECISION_LENGTH))
+  random_length = min(RANDOM_PRECISION_LENGTH, precision_length)
+  random_words = rng.integers(0, c.group.order, (NUM_RANDOM_WORDS, random_length))
   on_random = group_precision.measure_words(c, random_words, method=scan)
-  print(f"  {NUM_RANDOM_WORDS} uniform random words of length {RANDOM_PRECISION_LENGTH}: "
+  print(f"  {NUM_RANDOM_WORDS} uniform random words of length {random_length}: "
         f"largest phase error {_percent(on_random.worst_error_ratio)} of its margin\n  "
         f"({_growth(on_random)})")
   print(f"  (measured in {measure_s:.1f} s)")
