@@ -54,7 +54,10 @@ def _print_precision(c, powers: group_precision.Exactness, scan: str) -> None:
         "while\nthe phase error is < pi/n:")
   layer, cell, element = powers.worst
   where = f"layer {layer + 1} cell {cell}, {element}^T"
-  if powers.unit_phase is None:
+  if powers.worst_error_ratio == 0:
+    print(f"  powers g^T of all {c.group.order} elements, T <= {powers.searched}: no phase "
+          "error at all\n  (every gate is a quarter turn: exact in float32)")
+  elif powers.unit_phase is None:
     print(f"  powers g^T of all {c.group.order} elements, T <= {powers.searched}: exact "
           f"throughout;\n  largest phase error {_percent(powers.worst_error_ratio)} of its "
           f"margin ({where});\n  {_growth(powers)}")
@@ -70,10 +73,13 @@ def _print_precision(c, powers: group_precision.Exactness, scan: str) -> None:
 
 def _growth(e: group_precision.Exactness) -> str:
   """How the largest phase error grew from the first half of the search to all of it."""
-  if e.worst_error_ratio > 1.5 * e.half_ratio:
+  growth = e.worst_error_ratio / e.half_ratio if e.half_ratio else 1.0
+  if growth > 1.5:  # x2 from T/2 to T
     reach = e.searched / e.worst_error_ratio
     return (f"{_percent(e.half_ratio)} at T/2: growing linearly, it would reach the margin "
             f"near T = {reach:.3g}")
+  if growth > 1.02:  # x1.41 for a random walk
+    return f"{_percent(e.half_ratio)} at T/2: growing more slowly than linearly"
   return f"{_percent(e.half_ratio)} at T/2: not growing"
 
 
@@ -95,7 +101,10 @@ def run(spec: str, length: int, seed: int, scan: str, precision_length: int) -> 
   measure_s = time.perf_counter() - start
 
   rng = np.random.default_rng(seed)
-  worst = c.alphabet.index(powers.worst[2])
+  if powers.worst_error_ratio > 0:  # the power word whose phases drift most
+    worst = c.alphabet.index(powers.worst[2])
+  else:  # no phase error anywhere: an element of the largest order
+    worst = int(np.argmax(group_precision.element_orders(c.group)))
   words = [rng.integers(0, c.group.order, length) for _ in range(NUM_RANDOM_WORDS)]
   start = time.perf_counter()
   result = c.check(words + [np.full(length, worst)])

@@ -147,7 +147,7 @@ def measure_powers(construction: groups.GroupConstruction, max_length: int = 1 <
   coordinates) are run once.
   """
   g = construction.group
-  period = int(np.lcm.reduce(_element_orders(g)))  # the group's exponent: at most its order
+  period = int(np.lcm.reduce(element_orders(g)))  # the group's exponent: at most its order
   # One period of prefix products g^1 .. g^p per element (periodic in t).
   powers = np.zeros((g.order, period), np.int64)
   current = np.zeros(g.order, np.int64)
@@ -199,7 +199,8 @@ def _min(a, b):
   return b if a is None else a if b is None else min(a, b)
 
 
-def _element_orders(g) -> np.ndarray:
+def element_orders(g) -> np.ndarray:
+  """The order of every element of the group `g`."""
   orders = np.zeros(g.order, np.int64)
   power, k = np.arange(g.order), 1
   while not orders.all():
