@@ -7,7 +7,9 @@ stays below pi / n_j. Rounding e^{2 pi i v / n} to complex64 moves its phase by 
 are systematic: a word repeating one letter multiplies the same rounded gate T times, so the
 error grows about linearly in T, while on uniform random words it mostly cancels. Hence the
 adversarial words here are the powers g^T of every element g (on layer 1 they repeat one
-letter; every layer's letters are periodic in t with period ord(g)).
+letter; every layer's letters are periodic in t with period ord(g)). Some factors never
+drift at all: Z2 and Z4 gates are exact, and Z3's rounded gates 1, w, fl(w^2) are closed under
+float32 multiplication (w w = fl(w^2), w fl(w^2) = 1), so its state never leaves them.
 
 The states are recomputed with `scan.linear_recurrence` from the exact cascade letters (the
 group's multiplication table), with exactly the gate values and h_0 the model uses: the
