@@ -3,10 +3,13 @@
     python -m experiments.constructions --language=bounded_dyck --k=8 --depth=10 --length=100000
     python -m experiments.constructions --all
     python -m experiments.constructions --demo=parity_failure [--workdir=runs/parity]
+    python -m experiments.constructions --group=A4xZ5   (or S4, Q8, '[(1, 0, 2), (1, 2, 0)]')
 
 Per construction: layers, state dims, NONNEGATIVE, positions checked, errors (must be 0) and
 time, on its adversarial words and sampled words of about --length symbols. The exit code is 1
-when any position is wrong (or on a user error).
+when any position is wrong (or on a user error). --group builds `constructions.from_group`
+(a cascade of complex diagonal layers), checks its prefix products on words of --length
+(default 10000 there) and measures how long its float32 phases stay exact.
 """
 
 import sys
@@ -17,12 +20,17 @@ from absl import flags
 import numpy as np
 
 from experiments import cli
+from experiments import constructions_group
 from ssm_expressivity import constructions
 
 _LANGUAGE = flags.DEFINE_string("language", None, "Construction to check: " + ", ".join(
     constructions.names()))
 _ALL = flags.DEFINE_bool("all", False, "Check every construction.")
 _DEMO = flags.DEFINE_enum("demo", None, ["parity_failure"], "Run a demonstration instead.")
+_GROUP = flags.DEFINE_string("group", None, "A group's cascade (from_group): a name "
+                             "(Z60, A4xZ5, S3, A4, S4, D8, Q8, Z2^3) or generator permutations.")
+_PRECISION_LENGTH = flags.DEFINE_integer("precision_length", 1 << 22,
+                                         "--group: longest g^T of the float32 measurement.")
 _K = flags.DEFINE_integer("k", None, "bounded_dyck: bracket types.")
 _DEPTH = flags.DEFINE_integer("depth", None, "bounded_dyck: maximal depth.")
 _P_IGNORE = flags.DEFINE_float("p_ignore", None, "flip_flop: ignore probability of FFL(p).")
@@ -126,10 +134,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   chosen = [n for n, v in (("--language", _LANGUAGE.value), ("--all", _ALL.value),
-                           ("--demo", _DEMO.value)) if v]
+                           ("--demo", _DEMO.value), ("--group", _GROUP.value)) if v]
   if len(chosen) != 1:
-    raise ValueError("give exactly one of --language=NAME, --all, --demo=parity_failure "
-                     f"(got {', '.join(chosen) or 'none'}); constructions: "
+    raise ValueError("give exactly one of --language=NAME, --all, --demo=parity_failure, "
+                     f"--group=NAME (got {', '.join(chosen) or 'none'}); constructions: "
                      f"{', '.join(constructions.names())}")
   if _WORKDIR.value and not _DEMO.value:
     raise ValueError("--workdir goes with --demo=parity_failure")
@@ -139,6 +147,15 @@ def main(argv):
     raise ValueError(f"--length must be >= 1, got {_LENGTH.value}")
   if _DEMO.value:
     _parity_failure()
+    return
+  if _GROUP.value:
+    if _PRECISION_LENGTH.value < 1:
+      raise ValueError(f"--precision_length must be >= 1, got {_PRECISION_LENGTH.value}")
+    length = _LENGTH.value if flags.FLAGS["length"].present else 10_000
+    if not constructions_group.run(_GROUP.value, length, _SEED.value, _SCAN.value,
+                                   _PRECISION_LENGTH.value):
+      print("error: the cascade's prefix products disagree with the group's", file=sys.stderr)
+      sys.exit(1)
     return
   if _ALL.value and any(f.value is not None for f in (_K, _DEPTH, _P_IGNORE, _STYLE)):
     raise ValueError("--k, --depth, --p_ignore and --style go with --language, not --all")

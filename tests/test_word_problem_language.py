@@ -11,7 +11,8 @@ from ssm_expressivity import languages
 from ssm_expressivity.languages import EOS
 from ssm_expressivity.languages import word_problem as wp
 
-ORDERS = {"Z60": 60, "A4xZ5": 60, "A5": 60, "S5": 120}
+ORDERS = {"Z60": 60, "A4xZ5": 60, "A5": 60, "S5": 120, "S3": 6, "A4": 12, "S4": 24, "D8": 8,
+          "Q8": 8, "Z2^3": 8}
 
 
 def _sign(perm) -> int:
@@ -76,6 +77,29 @@ def _element_orders(group) -> np.ndarray:
       power, k = group.multiply(power, g), k + 1
     orders.append(k)
   return np.array(orders)
+
+
+def test_small_groups_are_the_groups_they_name():
+  # Element-order counts (order -> how many) tell these groups apart.
+  counts = {"S3": {1: 1, 2: 3, 3: 2}, "A4": {1: 1, 2: 3, 3: 8},
+            "S4": {1: 1, 2: 9, 3: 8, 4: 6}, "D8": {1: 1, 2: 5, 4: 2},
+            "Q8": {1: 1, 2: 1, 4: 6}, "Z2^3": {1: 1, 2: 7}}
+  for name, want in counts.items():
+    orders, n = np.unique(_element_orders(wp.group(name)), return_counts=True)
+    assert dict(zip(orders.tolist(), n.tolist())) == want, name
+  assert np.array_equal(wp.group("Z2^3").table, wp.group("Z2^3").table.T)
+  assert languages.get("word_problem", group="Q8").alphabet == tuple(f"g{i}" for i in range(8))
+
+
+def test_from_generators_builds_and_checks():
+  g = wp.from_generators([(1, 2, 0)])
+  assert g.order == 3 and g.perms.tolist() == [[0, 1, 2], [1, 2, 0], [2, 0, 1]]
+  with pytest.raises(ValueError, match="not a permutation"):
+    wp.from_generators([(0, 0, 1)])
+  with pytest.raises(ValueError, match="not a permutation"):
+    wp.from_generators([(1, 0), (1, 2, 0)])
+  with pytest.raises(ValueError, match="order > 1024"):
+    wp.from_generators([tuple(range(1, 7)) + (0,), (1, 0, 2, 3, 4, 5, 6)])  # S7
 
 
 def test_solvability():

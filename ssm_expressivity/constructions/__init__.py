@@ -9,6 +9,14 @@
 One module per theorem (flip_flop, bounded_dyck, counters, star_free, parity); each exposes
 `CONSTRUCTIONS = {name: factory}`. A construction's name is its language id, except
 `parity_signed` (language `parity`, signed gate). `parity_failure` shows the negative result.
+
+    g = constructions.from_group("A4xZ5")   # or S4, Q8, ..., or generator permutations
+    g.num_layers, g.state_dims, g.series_summary()
+    g.prefix_products(word)                 # word and result: element names (g00 ...)
+
+`from_group` (groups.py) builds a cascade of complex diagonal layers, one per factor of the
+shortest abelian series (group_series.py) of a solvable group; group_precision.py measures how
+long its float32 phases stay exact.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from ssm_expressivity.constructions import flip_flop
 from ssm_expressivity.constructions import parity
 from ssm_expressivity.constructions import star_free
 from ssm_expressivity.constructions.base import CheckResult, Construction, check
+from ssm_expressivity.constructions.groups import GroupConstruction, from_group
 
 _MODULES = (flip_flop, bounded_dyck, counters, star_free, parity)
 
@@ -69,4 +78,5 @@ def _factory(name: str) -> Callable[..., Construction]:
   return REGISTRY[name]
 
 
-__all__ = ["CheckResult", "Construction", "REGISTRY", "check", "get", "names", "parameters"]
+__all__ = ["CheckResult", "Construction", "REGISTRY", "check", "get", "names", "parameters",
+           "GroupConstruction", "from_group"]

@@ -43,7 +43,8 @@ _BACKBONES = (
         "d_state": (16, "SSM state size per channel"),
         "d_conv": (4, "causal depthwise convolution width"),
         "expand": (2, "d_inner = expand * d_model"),
-        "gate": ("nonnegative", "nonnegative (Mamba) | signed (-1, 1) | time_invariant"),
+        "gate": ("nonnegative",
+                 "nonnegative (Mamba) | signed (-1, 1) | time_invariant | complex (rotations)"),
         "scan": ("auto", "linear-recurrence method (models.scan.SCAN_METHODS)"),
     }),
     Backbone("transformer", "ssm_expressivity.models.transformer:TransformerStack", {

@@ -20,6 +20,20 @@ over all inputs is b_gate + min over symbol rows + the negative parts of the z r
 
 The model maps int32 tokens [B, L] (id = symbol index + 1, 0 = padding) to scores
 [B, L, num_outputs] = Dense(z of the last layer); a construction reads "score > 0".
+
+Gates (`gate=`):
+  "real"     A(x), B(x), h_0 real, as above (any sign; NONNEGATIVE is a property of the params).
+  "complex"  A(x) = x @ W_gate + b_gate + i (x @ W_gate_imag + b_gate_imag), and B(x), h_0 the
+             same way ("drive"/"drive_imag", "h0"/"h0_imag"); the state is complex64. The gate
+             is affine in the inputs, like the real one, rather than exp(-decay(x) + i angle(x)):
+             with one-hot inputs it is then a lookup table of complex values, so a construction
+             writes each gate value directly (a unit-modulus rotation e^{2 pi i k/m}, rounded
+             once, or a decay), and a general affine map of the input covers both kinds.
+             phi reads [Re h, Im h, Re u, Im u, x] with u = h / |h| (0 where h = 0): the
+             magnitude-carrying parts, then the phase alone. Normalizing in phi (a position-wise
+             map) makes phase readouts immune to the modulus drift of float32 rotations
+             (|fl(e^{i theta})| = 1 + O(2^-24), compounding over the length), which the
+             recurrence itself, being linear, cannot renormalize.
 """
 
 from __future__ import annotations
@@ -34,6 +48,7 @@ import numpy as np
 from ssm_expressivity.models import scan as scan_lib
 
 PHI_ACTIVATIONS = ("step", "relu", "identity")
+GATES = ("real", "complex")
 
 
 def step(v):
@@ -65,31 +80,71 @@ def _check_layer_spec(state_dim: int, phi_features: Sequence[int],
   return activations
 
 
+def _check_gate(gate: str) -> None:
+  if gate not in GATES:
+    raise ValueError(f"unknown gate {gate!r}; valid: {', '.join(GATES)}")
+
+
+def unit_phase(h):
+  """h / |h| elementwise (0 where h = 0), with finite gradients everywhere."""
+  nonzero = jnp.real(h) ** 2 + jnp.imag(h) ** 2 > 0
+  safe = jnp.where(nonzero, h, jnp.ones_like(h))
+  return jnp.where(nonzero, safe / jnp.abs(safe), jnp.zeros_like(h))
+
+
 class DiagonalSSMLayer(nn.Module):
-  """One diagonal SSM layer; returns (z [B, L, phi_features[-1]], h [B, L, state_dim])."""
+  """One diagonal SSM layer; returns (z [B, L, phi_features[-1]], h [B, L, state_dim]).
+
+  Attributes:
+    state_dim: state dimensions (complex ones for the complex gate).
+    phi_features: sizes of phi's Dense layers; the last is the size of z.
+    phi_activations: one per phi layer (default all "step"); the last must be "step".
+    scan: the `scan.linear_recurrence` method.
+    gate: "real" or "complex" (see the module docstring); h is complex64 for "complex".
+  """
 
   state_dim: int
   phi_features: tuple[int, ...]
   phi_activations: tuple[str, ...] | None = None
   scan: str = "auto"
+  gate: str = "real"
 
   @nn.compact
   def __call__(self, x):
     activations = _check_layer_spec(self.state_dim, self.phi_features, self.phi_activations)
+    _check_gate(self.gate)
     x = jnp.asarray(x, jnp.float32)
     # (lecun_normal divides by the fan-out: a 0-dim state needs another initializer)
     init = nn.initializers.lecun_normal() if self.state_dim else nn.initializers.zeros
-    gate = nn.Dense(self.state_dim, kernel_init=init, name="gate")(x)
-    drive = nn.Dense(self.state_dim, kernel_init=init, name="drive")(x)
-    h0 = self.param("h0", nn.initializers.zeros, (self.state_dim,), jnp.float32)
+    parts = ("",) if self.gate == "real" else ("", "_imag")
+    # Complex layers hold rounded rotations and phase thresholds with margins down to
+    # 1 - cos(pi / n): their matmuls run in full float32, where a GPU's default float32 matmul
+    # may round the operands to TF32 (10-bit mantissas) and lose the phases.
+    precision = jax.lax.Precision.HIGHEST if self.gate == "complex" else None
+    gate, drive, h0 = [], [], []
+    for part in parts:  # real parts, then imaginary parts
+      gate.append(nn.Dense(self.state_dim, kernel_init=init, precision=precision,
+                           name=f"gate{part}")(x))
+      drive.append(nn.Dense(self.state_dim, kernel_init=init, precision=precision,
+                            name=f"drive{part}")(x))
+      h0.append(self.param(f"h0{part}", nn.initializers.zeros, (self.state_dim,), jnp.float32))
+    if self.gate == "complex":
+      gate, drive, h0 = (jax.lax.complex(*v) for v in (gate, drive, h0))
+    else:
+      (gate,), (drive,), (h0,) = gate, drive, h0
     if self.state_dim:
       h0 = jnp.broadcast_to(h0, (x.shape[0], self.state_dim))
       h = scan_lib.linear_recurrence(gate, drive, h0=h0, method=self.scan)
     else:
       h = drive  # [B, L, 0]
-    v = jnp.concatenate([h, x], axis=-1)
+    if self.gate == "complex":
+      u = unit_phase(h)
+      v = jnp.concatenate([jnp.real(h), jnp.imag(h), jnp.real(u), jnp.imag(u), x], axis=-1)
+    else:
+      v = jnp.concatenate([h, x], axis=-1)
     for i, (features, activation) in enumerate(zip(self.phi_features, activations)):
-      v = _ACTIVATIONS[activation](nn.Dense(int(features), name=f"phi_{i}")(v))
+      v = _ACTIVATIONS[activation](nn.Dense(int(features), precision=precision,
+                                            name=f"phi_{i}")(v))
     return v, h
 
 
@@ -97,7 +152,8 @@ class DiagonalSSM(nn.Module):
   """Tokens -> one-hot -> diagonal SSM layers -> Dense head; [B, L] -> [B, L, num_outputs].
 
   Layer l >= 2 sees [one-hot symbol, z of layer l-1]. `return_states=True` also returns the
-  list of every layer's states h [B, L, state_dim].
+  list of every layer's states h [B, L, state_dim]. `gate` ("real" or "complex") applies to
+  every layer.
   """
 
   vocab_size: int
@@ -106,6 +162,7 @@ class DiagonalSSM(nn.Module):
   num_outputs: int
   phi_activations: tuple[tuple[str, ...] | None, ...] | None = None
   scan: str = "auto"
+  gate: str = "real"
 
   @nn.compact
   def __call__(self, tokens, return_states: bool = False):
@@ -120,7 +177,7 @@ class DiagonalSSM(nn.Module):
     for l, (dim, features, acts) in enumerate(zip(self.state_dims, self.phi_features,
                                                   activations)):
       z, h = DiagonalSSMLayer(int(dim), tuple(features), None if acts is None else tuple(acts),
-                              self.scan, name=f"layer_{l}")(x)
+                              self.scan, self.gate, name=f"layer_{l}")(x)
       states.append(h)
       x = jnp.concatenate([symbols, z], axis=-1)
     scores = nn.Dense(self.num_outputs, name="head")(z)
@@ -140,7 +197,8 @@ def gate_lower_bounds(model: DiagonalSSM, params: Any) -> list[np.ndarray]:
 
   Layer inputs are a one-hot symbol (any of the vocab_size ids) and, from layer 2 on, a binary
   vector z (phi ends in a step), so the minimum of the affine gate is exact: the bias, plus
-  the least symbol row, plus the negative entries of the z rows.
+  the least symbol row, plus the negative entries of the z rows. For complex gates: the least
+  real part.
   """
   tree = params.get("params", params)
   bounds = []
@@ -153,13 +211,21 @@ def gate_lower_bounds(model: DiagonalSSM, params: Any) -> list[np.ndarray]:
   return bounds
 
 
+def _gate_parts(model: DiagonalSSM) -> tuple[str, ...]:
+  return ("gate", "gate_imag") if model.gate == "complex" else ("gate",)
+
+
 def nonnegative_gates(model: DiagonalSSM, params: Any) -> bool:
-  """NONNEGATIVE: every gate value A(x) over every possible input is >= 0."""
-  return all(bool(np.all(low >= 0)) for low in gate_lower_bounds(model, params))
+  """NONNEGATIVE: every gate value A(x) over every possible input is real and >= 0."""
+  tree = params.get("params", params)
+  real = all(not np.any(np.asarray(tree[f"layer_{l}"]["gate_imag"][k]))
+             for l in range(len(model.state_dims)) for k in ("kernel", "bias")
+             ) if model.gate == "complex" else True
+  return real and all(bool(np.all(low >= 0)) for low in gate_lower_bounds(model, params))
 
 
 def time_invariant_gates(model: DiagonalSSM, params: Any) -> bool:
   """TIME-INVARIANT: no gate depends on its input (all gate kernels are zero)."""
   tree = params.get("params", params)
-  return all(not np.any(np.asarray(tree[f"layer_{l}"]["gate"]["kernel"]))
-             for l in range(len(model.state_dims)))
+  return all(not np.any(np.asarray(tree[f"layer_{l}"][part]["kernel"]))
+             for l in range(len(model.state_dims)) for part in _gate_parts(model))

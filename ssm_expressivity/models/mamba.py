@@ -17,6 +17,10 @@ Gates (`gate=`):
                     reads the state out, the position-wise map phi(h_t, x_t) of the paper.
                     Params: in_proj, conv1d, x_proj (kernel [d_inner, d_state]), dt_proj (bias
                     only), B, A_log, D, out_proj.
+  "complex"         a = exp(dt * A) * exp(i theta_t), theta_t = theta_proj(u_t) [d_state], the
+                    state complex64 and y = C_t . Re h_t + C'_t . Im h_t (see
+                    `complex_recurrence`). Params: those of "nonnegative", plus theta_proj
+                    (kernel [d_inner, d_state], bias) and c_imag_proj (kernel [d_inner, d_state]).
 Parameter names and shapes map one-to-one onto the reference PyTorch Mamba (see
 `params_from_torch_state_dict`); params are float32, `compute_dtype` sets the matmul dtype and
 the scan always runs in float32.
@@ -34,7 +38,7 @@ import numpy as np
 
 from ssm_expressivity.models import scan as scan_lib
 
-GATES = ("nonnegative", "signed", "time_invariant")
+GATES = ("nonnegative", "signed", "time_invariant", "complex")
 
 
 def resolve_dt_rank(dt_rank: int | str, d_model: int) -> int:
@@ -178,14 +182,61 @@ class MambaBlock(nn.Module):
 
     u32 = u.astype(jnp.float32)
     signed = self.gate == "signed"
-    y = scan_lib.selective_scan(u32, dt, a_mat, b, c, signed=signed, method=self.scan,
-                                chunk_size=self.chunk_size)
+    if self.gate == "complex":
+      y, complex_gates = complex_recurrence(self, u32, dt, a_mat, b, c)
+    else:
+      y = scan_lib.selective_scan(u32, dt, a_mat, b, c, signed=signed, method=self.scan,
+                                  chunk_size=self.chunk_size)
     y = (y + d_skip * u32) * nn.silu(z.astype(jnp.float32))
     out = dense(self.d_model, "out_proj", use_bias=False)(y.astype(self.compute_dtype))
     out = out.astype(jnp.promote_types(x.dtype, jnp.float32))
     if return_gates:
+      if self.gate == "complex":
+        return out, complex_gates
       return out, scan_lib.gate_values(dt, a_mat, signed)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The complex gate (gate="complex"), on scan.linear_recurrence.
+
+
+def complex_recurrence(block: MambaBlock, u, dt, a_mat, b, c):
+  """The complex-gate scan of `block` (called inside its compact __call__); (y, gates).
+
+    theta_t = theta_proj(u_t)                                  [batch, length, d_state]
+    a_t[d, n] = exp(dt_t[d] A[d, n]) * exp(i theta_t[n])       decay times rotation
+    h_t[d, n] = a_t[d, n] h_{t-1}[d, n] + dt_t[d] B_t[n] u_t[d]   (complex64)
+    y_t[d] = sum_n C_t[n] Re h_t[d, n] + C'_t[n] Im h_t[d, n],  C' = c_imag_proj(u_t)
+
+  Why this gate: the modulus is Mamba's own decay exp(dt A) in (0, 1] (stable, and 1 in the
+  limit dt A -> 0), and the angle has its own input-dependent projection, shared by the
+  channels as B and C are, rather than being tied to dt (as in a complex ZOH exp(dt (A_re +
+  i omega))): a large input-dependent rotation then costs no decay, which is what tracking a
+  cyclic group needs (a_t = e^{2 pi i k/m} for the symbol's k), while decaying rotations remain
+  available. The readout takes real and imaginary parts, so y stays real (float32), and every
+  parameter is real, so optimizers see real gradients only.
+
+  Unlike the real gates' fused `selective_scan`, this materializes a and b
+  [batch, length, d_inner, d_state] (complex64) and runs `scan.linear_recurrence` with the
+  block's `scan` method: simple and checked against complex128, at the memory cost of those
+  arrays.
+  """
+  d_state = block.d_state
+  theta = nn.Dense(d_state, dtype=block.compute_dtype, param_dtype=jnp.float32,
+                   name="theta_proj")(u.astype(block.compute_dtype)).astype(jnp.float32)
+  c_imag = nn.Dense(d_state, use_bias=False, dtype=block.compute_dtype,
+                    param_dtype=jnp.float32,
+                    name="c_imag_proj")(u.astype(block.compute_dtype)).astype(jnp.float32)
+  decay = jnp.exp(dt[..., None] * a_mat)
+  rotation = jax.lax.complex(jnp.cos(theta), jnp.sin(theta))[:, :, None, :]
+  gates = decay * rotation
+  drive = ((dt * u)[..., None] * b[..., None, :]).astype(jnp.float32)
+  h = scan_lib.linear_recurrence(gates, drive, method=block.scan, chunk_size=block.chunk_size)
+  c = c.astype(jnp.float32)
+  y = jnp.einsum("bldn,bln->bld", jnp.real(h), c) + jnp.einsum("bldn,bln->bld", jnp.imag(h),
+                                                                c_imag)
+  return y, gates
 
 
 class MambaLayer(nn.Module):

@@ -21,6 +21,12 @@ Methods:
 Every method accumulates in float32 whatever the input dtype, and every custom VJP uses the fact
 that the backward pass of a linear recurrence is the reversed recurrence
   g_t = dL/dh_t + a_{t+1} g_{t+1},   dL/db_t = g_t,   dL/da_t = g_t h_{t-1},   dL/dh_0 = a_1 g_1.
+
+`linear_recurrence` also takes complex `a`, `b`, `h0` (complex gates: rotations e^{i theta}, with
+or without decay) and then runs in complex64. The same custom VJPs serve, unchanged: JAX's
+cotangent of a complex value z under a real loss L is dL/dRe(z) - i dL/dIm(z), and it
+transposes a complex-linear map without conjugating it (the cotangent of h = a x with respect
+to x is a times that of h), and h_t is complex-linear in h_{t-1}, b_t and, separately, a_t.
 """
 
 from __future__ import annotations
@@ -262,19 +268,28 @@ def _join_chunks(x, length):
 _RECURRENCES = {"associative": _associative, "sequential": _sequential, "chunked": _chunked}
 
 
+def state_dtype(*arrays) -> jnp.dtype:
+  """complex64 when any of `arrays` (None is skipped) is complex, else float32."""
+  if any(x is not None and jnp.iscomplexobj(x) for x in arrays):
+    return jnp.dtype(jnp.complex64)
+  return jnp.dtype(jnp.float32)
+
+
 def linear_recurrence(a, b, h0=None, method: str = "auto", *,
                       chunk_size: int = DEFAULT_CHUNK_SIZE):
   """Every h_t of h_t = a_t * h_{t-1} + b_t, t = 1..L, with h_0 = h0 (zeros if None).
 
   Args:
-    a: [batch, length, ...] multipliers (any float dtype; any sign).
+    a: [batch, length, ...] multipliers (any float or complex dtype; any sign or phase).
     b: [batch, length, ...] inputs, same shape as `a`.
     h0: optional [batch, ...] initial state.
     method: one of SCAN_METHODS.
     chunk_size: positions per chunk of the "chunked" method.
 
   Returns:
-    float32 [batch, length, ...] array of h_1..h_L.
+    [batch, length, ...] array of h_1..h_L: complex64 when any of a, b, h0 is complex (the
+    others are promoted, and their gradients are the real parts of the complex ones), else
+    float32.
   """
   method = resolve_method(method)
   chunk_size = _check_chunk_size(chunk_size)
@@ -284,12 +299,13 @@ def linear_recurrence(a, b, h0=None, method: str = "auto", *,
     raise ValueError(
         f"a and b must have the same shape [batch, length, ...]; got {a.shape} and {b.shape}")
   state_shape = a.shape[:1] + a.shape[2:]
+  dtype = state_dtype(a, b, h0)
   if h0 is None:
-    h0 = jnp.zeros(state_shape, jnp.float32)
+    h0 = jnp.zeros(state_shape, dtype)
   h0 = jnp.asarray(h0)
   if h0.shape != state_shape:
     raise ValueError(f"h0 must have shape [batch, ...] = {state_shape}; got {h0.shape}")
-  a, b, h0 = (jnp.asarray(x, jnp.float32) for x in (a, b, h0))
+  a, b, h0 = (jnp.asarray(x, dtype) for x in (a, b, h0))
   if a.shape[1] == 0:
     return b
   return _RECURRENCES[method](a, b, h0, chunk_size)
