@@ -30,14 +30,18 @@ _QUICK_LANGUAGES = ("parity", "dyck1", "tomita3")
 @cli.user_errors_exit
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    raise ValueError(f"unexpected arguments: {argv[1:]} (every option is a --flag)")
   unknown = sorted(set(_WHAT.value) - set(_PARTS))
   if unknown or not _WHAT.value:
     raise ValueError(f"--what: unknown parts {unknown}; valid: {', '.join(_PARTS)}")
+  if _REPEATS.value < 1:
+    raise ValueError(f"--repeats must be >= 1, got {_REPEATS.value}")
   cli.setup_logging()
   backend = bench_models.environment()["backend"]
   stem = f"{backend}-quick" if _QUICK.value else backend
   out = pathlib.Path(_OUT.value)
+  if out.exists() and not out.is_dir():
+    raise ValueError(f"--out={out} is a file, not a directory")
   out.mkdir(parents=True, exist_ok=True)
   # Parts not rerun keep their earlier results, so `--what=data` does not drop the models.
   previous = out / f"{stem}.json"

@@ -15,8 +15,9 @@ from ssm_expressivity.training import loop
 from ssm_expressivity.training.rundir import CheckpointError
 
 # Errors a user can cause; anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, KeyError, CheckpointError, loop.TrainingDiverged, FileNotFoundError,
-               NotADirectoryError, IsADirectoryError, PermissionError)
+# OSError covers what the file system refuses (a missing path, a file where a directory goes, a
+# read-only or full disk): the user's environment, not a bug of the package.
+USER_ERRORS = (ValueError, KeyError, CheckpointError, loop.TrainingDiverged, OSError)
 
 
 class _QuietLibraries(std_logging.Filter):
@@ -41,6 +42,8 @@ def user_errors_exit(main: Callable[[list[str]], None]) -> Callable[[list[str]],
       return main(argv)
     except USER_ERRORS as e:
       message = e.args[0] if isinstance(e, KeyError) and e.args else e
+      if isinstance(e, OSError) and e.filename is not None:
+        message = f"{e.strerror or e}: {e.filename}"
       logging.flush()
       print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
       sys.exit(1)

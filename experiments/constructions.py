@@ -20,6 +20,7 @@ from absl import flags
 import numpy as np
 
 from experiments import cli
+from ssm_expressivity.languages.base import MAX_SAMPLE_LENGTH
 from experiments import constructions_group
 from ssm_expressivity import constructions
 
@@ -132,7 +133,7 @@ def _parity_failure() -> None:
 def main(argv):
   cli.setup_logging()
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    raise ValueError(f"unexpected arguments: {argv[1:]} (every option is a --flag)")
   chosen = [n for n, v in (("--language", _LANGUAGE.value), ("--all", _ALL.value),
                            ("--demo", _DEMO.value), ("--group", _GROUP.value)) if v]
   if len(chosen) != 1:
@@ -143,8 +144,8 @@ def main(argv):
     raise ValueError("--workdir goes with --demo=parity_failure")
   if _NUM_RANDOM.value < 0 or _MAX_N.value < 1:
     raise ValueError("--num_random must be >= 0 and --max_n >= 1")
-  if _LENGTH.value < 1:
-    raise ValueError(f"--length must be >= 1, got {_LENGTH.value}")
+  if not 1 <= _LENGTH.value <= MAX_SAMPLE_LENGTH:
+    raise ValueError(f"--length must be in [1, {MAX_SAMPLE_LENGTH:,}], got {_LENGTH.value}")
   if _DEMO.value:
     _parity_failure()
     return

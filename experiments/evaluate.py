@@ -27,7 +27,7 @@ flags.mark_flags_as_required(["workdir"])
 @cli.user_errors_exit
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    raise ValueError(f"unexpected arguments: {argv[1:]} (every option is a --flag)")
   if _NUM_WORDS.value < 1:
     raise ValueError("--num_words must be >= 1")
   if _SEED.value < 0:

@@ -32,7 +32,7 @@ flags.mark_flags_as_required(["experiment"])
 @cli.user_errors_exit
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    raise ValueError(f"unexpected arguments: {argv[1:]} (every option is a --flag)")
   cli.setup_logging()
   if _QUICK.value and _TIER.value not in (None, "quick"):
     raise ValueError(f"--quick contradicts --tier={_TIER.value}")

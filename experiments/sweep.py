@@ -54,8 +54,13 @@ def _grid(config):
 @cli.user_errors_exit
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    raise ValueError(f"unexpected arguments: {argv[1:]} (every option is a --flag)")
   cli.setup_logging()
+  if _NUM_PROCESSES.value is not None and _NUM_PROCESSES.value < 1:
+    raise ValueError(f"--num_processes must be >= 1, got {_NUM_PROCESSES.value}")
+  if _PROCESS_ID.value is not None and not (
+      0 <= _PROCESS_ID.value < (_NUM_PROCESSES.value or _PROCESS_ID.value + 1)):
+    raise ValueError(f"--process_id must be in [0, --num_processes), got {_PROCESS_ID.value}")
   if _DISTRIBUTED.value or _COORDINATOR.value:
     devices.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   if _MAX_GROUP.value < 0:

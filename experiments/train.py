@@ -25,7 +25,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 @cli.user_errors_exit
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    raise ValueError(f"unexpected arguments: {argv[1:]} (every option is a --flag)")
   cli.setup_logging()
   result = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value, init_from=_INIT_FROM.value)
   print(evaluate.format_table(result.eval_metrics, f"step {result.step}: "

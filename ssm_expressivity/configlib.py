@@ -312,8 +312,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _number("config.optim.plateau_factor", optim.plateau_factor, low=0.0, high=1.0,
           open_high=True)
   _number("config.stop_at_accuracy", config.stop_at_accuracy, low=0.0, high=1.0)
+  # Checked whatever the source, so a typo is caught even where the paper's splits replace it.
+  _validate_split("config.data.train", data.train, min_words=0)
   if data.source == "sampled":
-    _validate_split("config.data.train", data.train, min_words=0)
     if not data.eval:
       raise ValueError("config.data.eval must name at least one split when source='sampled'")
     for name, split in data.eval.items():

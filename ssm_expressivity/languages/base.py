@@ -2,11 +2,21 @@
 
 Pure numpy; no JAX. A word is a sequence of symbols: a `str` for the single-character
 alphabets of the suite, a tuple of token strings for `bounded_dyck`.
+
+Errors, the same for every language:
+  TypeError   the argument is not a word (None, a number, ...).
+  ValueError  a value out of range: a length that is not an integer or that the language has
+              no word of, a length above
+              MAX_SAMPLE_LENGTH, an unknown label mode, a parameter out of its range, symbols
+              outside the alphabet where a method needs in-alphabet symbols (`labels`,
+              `inputs`). `accepts` / `allowed_next` of a word with foreign symbols answer
+              False / an empty set: such a word is simply not in the language.
 """
 
 from __future__ import annotations
 
 import abc
+import functools
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -15,6 +25,45 @@ import numpy as np
 EOS = "$"
 
 LABEL_MODES = ("paper", "exact")
+
+# The longest word `sample` draws: 10^8 symbols is 100 MB as a str and more as arrays; past it
+# a request is a mistake (a length typed with extra zeros), not a workload.
+MAX_SAMPLE_LENGTH = 10**8
+
+# Methods whose first argument is a word; subclasses' versions get the type check below.
+_WORD_METHODS = ("accepts", "allowed_next", "allowed_next_all", "paper_labels", "inputs")
+
+
+def check_word(name: str, word) -> None:
+  """TypeError unless `word` is a str or a sequence (list, tuple, array) of symbols."""
+  if isinstance(word, str) or (isinstance(word, (Sequence, np.ndarray))
+                               and not isinstance(word, (bytes, bytearray))):
+    return
+  raise TypeError(f"{name}: a word is a str or a sequence of symbols, got "
+                  f"{type(word).__name__} {word!r:.60}")
+
+
+def check_length(name: str, length) -> None:
+  """ValueError past MAX_SAMPLE_LENGTH (other bad lengths: each language's own message)."""
+  if isinstance(length, (int, np.integer)) and length > MAX_SAMPLE_LENGTH:
+    raise ValueError(f"{name}: length {length} is above the limit of {MAX_SAMPLE_LENGTH:,} "
+                     "symbols per word (MAX_SAMPLE_LENGTH)")
+
+
+def _checking_word(method):
+  @functools.wraps(method)
+  def checked(self, word, *args, **kwargs):
+    check_word(self.name, word)
+    return method(self, word, *args, **kwargs)
+  return checked
+
+
+def _checking_length(method):
+  @functools.wraps(method)
+  def checked(self, rng, length, *args, **kwargs):
+    check_length(self.name, length)
+    return method(self, rng, length, *args, **kwargs)
+  return checked
 
 
 class Language(abc.ABC):
@@ -28,6 +77,16 @@ class Language(abc.ABC):
 
   name: str
   alphabet: tuple[str, ...]
+
+  def __init_subclass__(cls, **kwargs):
+    # Every language gets the same argument checks (module docstring), without each one
+    # repeating them: the subclass's own methods are wrapped once, at class creation.
+    super().__init_subclass__(**kwargs)
+    for method_name in _WORD_METHODS:
+      if method_name in cls.__dict__:
+        setattr(cls, method_name, _checking_word(cls.__dict__[method_name]))
+    if "sample" in cls.__dict__:
+      setattr(cls, "sample", _checking_length(cls.__dict__["sample"]))
   # "star_free", "non_star_free", "counter", "bounded_hierarchical", ...
   category: str
 
@@ -89,7 +148,13 @@ class Language(abc.ABC):
     mode "paper": the official code's label chunk (quirks included); ''.join() of the result
       is the line of the paper's target file.
     mode "exact": the multi-hot of allowed_next over `output_symbols`, as a '0'/'1' string.
+
+    ValueError for symbols outside the alphabet in either mode (a label of a foreign word
+    would be a silent all-zero target).
     """
+    check_word(self.name, word)
+    if mode == "exact":
+      self._check_symbols(self._symbols_of(word))
     if mode == "paper":
       return self.paper_labels(word)
     if mode == "exact":
@@ -122,6 +187,10 @@ class Language(abc.ABC):
     return tuple(self.alphabet)
 
   # ---- helpers for subclasses ----------------------------------------------------------------
+
+  def _symbols_of(self, word: Sequence[str]) -> Iterable[str]:
+    """The symbols of `word` (bounded_dyck overrides it: a str there is space-separated)."""
+    return word
 
   def _check_symbols(self, word: Iterable[str]) -> None:
     bad = sorted({s for s in word if s not in self.alphabet})

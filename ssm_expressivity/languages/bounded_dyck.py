@@ -71,6 +71,12 @@ def write_lines(path: str | pathlib.Path, words: Iterable[Sequence[str]]) -> Non
   pathlib.Path(path).write_text("".join(format_line(w) + "\n" for w in words))
 
 
+# Largest parameters accepted: 10^4 bracket types is a vocabulary of 2 * 10^4 tokens, and the
+# sampler's tables grow with the depth; beyond these a value is a typo, not an experiment.
+MAX_TYPES = 10_000
+MAX_DEPTH = 100_000
+
+
 class BoundedDyck(Language):
   """Dyck-(k, depth), with the official probabilistic-automaton sampler."""
 
@@ -82,6 +88,9 @@ class BoundedDyck(Language):
     for label, value in (("k", k), ("depth", depth)):
       if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{label} must be an integer >= 1, got {value!r}")
+    for label, value, limit in (("k", k, MAX_TYPES), ("depth", depth, MAX_DEPTH)):
+      if value > limit:
+        raise ValueError(f"bounded_dyck: {label}={value} is above the limit of {limit:,}")
     self.k = int(k)
     self.depth = int(depth)
     names = type_names(self.k)
@@ -95,6 +104,9 @@ class BoundedDyck(Language):
     self._empty_set = frozenset(self.openers + (EOS,))
     self._inner_sets = [self._open_set | {c} for c in self.closers]
     self._full_sets = [frozenset({c}) for c in self.closers]
+
+  def _symbols_of(self, word: Sequence[str] | str) -> Sequence[str]:
+    return self._tokens(word)
 
   def _tokens(self, word: Sequence[str] | str) -> Sequence[str]:
     # A str is read as space-separated tokens (without END).

@@ -184,6 +184,8 @@ class _GroupTrainer:
         run_dir.create()
         stack.enter_context(run_dir.lock())
         _check_resumable(run_dir, spec)
+        if spec.init_from is not None:
+          _check_branch_source(spec)  # before config.json: a refused branch writes nothing
         run_dir.check_or_write_config(spec.config)
         run_dir.write_vocab(self.task.vocab)
       task_steps = dataclasses.replace(self.task, config=spec.config).num_steps()
@@ -440,8 +442,8 @@ def _check_resumable(run_dir: RunDir, spec: RunSpec) -> None:
         "changed. Use a new --workdir, or delete metrics.jsonl to start this run over")
 
 
-def _restore_branch(spec: RunSpec, template: state_lib.TrainState):
-  """(step, state, meta) of the latest checkpoint of spec.init_from, checked to fit."""
+def _check_branch_source(spec: RunSpec) -> RunDir:
+  """The RunDir of spec.init_from; ValueError unless it is another run of this model and data."""
   source = RunDir(spec.init_from)
   if pathlib.Path(source.path).resolve() == pathlib.Path(spec.workdir).resolve():
     raise ValueError("--init_from names the run's own workdir; give another run's workdir")
@@ -451,6 +453,12 @@ def _restore_branch(spec: RunSpec, template: state_lib.TrainState):
   if differ:
     raise ValueError(f"--init_from={source.path} is a run of another model or data (fields "
                      f"that differ: {', '.join(differ)})")
+  return source
+
+
+def _restore_branch(spec: RunSpec, template: state_lib.TrainState):
+  """(step, state, meta) of the latest checkpoint of spec.init_from, checked to fit."""
+  source = _check_branch_source(spec)
   restored = checkpoints_lib.restore_latest(source, template)
   if restored is None:
     raise CheckpointError(f"--init_from={source.path} holds no checkpoint to start from")
