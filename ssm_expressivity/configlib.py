@@ -78,6 +78,12 @@ def base_config(model: str = "mamba") -> ml_collections.ConfigDict:
   # The official CE scripts: positions padded up to the batch's longest word are trained
   # (and scored) as class 0.
   config.train_on_padding = False
+  # Class targets: "classes" (one output per class) or "official" (max(#input symbols,
+  # #classes) outputs, the extra ones dummy classes; +1 with train_on_padding).
+  config.output_width = "classes"
+  # "real": the loss is the mean over real positions; "padded": the sum over them divided by
+  # every position of the padded batch (the official MSE script's mean over zeroed padding).
+  config.loss_average = "real"
 
   config.optim = ml_collections.ConfigDict()
   config.optim.learning_rate = 1e-3  # peak learning rate
@@ -423,7 +429,23 @@ def suite_config(experiment: str, language: str, tier: str,
   if tier == "quick":
     make_quick(config, num_steps=2000)
     config.loss = "sigmoid_mse"  # what the quick demos were measured with
+  else:
+    from ssm_expressivity import protocol  # pylint: disable=g-import-not-at-top
+    protocol.apply_suite_tier(config, language, tier)
   return config
+
+
+def suite_sweep(group: str, members: Sequence[str], arg: str,
+                default_language: str) -> list[dict[str, Any]]:
+  """`get_sweep(arg)` of a suite config file: the official grid of the arg's language (paper
+  tier) or its cpu-tier reduction."""
+  from ssm_expressivity import protocol  # pylint: disable=g-import-not-at-top
+  args = parse_arg(arg, config_name=group, defaults={"language": default_language},
+                   choices={"language": members, "tier": TIERS, "model": model_choices()})
+  if args["tier"] == "quick":
+    raise ValueError(f"{group}: the quick tier trains one run; use the paper or cpu tier "
+                     "for the grid, or give --sweep")
+  return protocol.suite_grid(args["language"], args["tier"])
 
 
 def make_quick(config: ml_collections.ConfigDict, num_steps: int) -> None:

@@ -16,9 +16,13 @@ Kinds:
              when the argmax is an allowed next symbol; bounded Dyck adds the paper's close
              accuracy.
 
-`train_on_padding` reproduces the official CE scripts: targets padded with class 0 and no
-ignore index, so every position of a batch up to its longest word enters the loss (and, at
-evaluation, the strict accuracy) as class 0. Everything here is jnp and runs inside jit.
+`train_on_padding` reproduces the official CE scripts: a padding class 0 before the real
+classes (which shift to 1..), targets padded with it and no ignore index, so every position of
+a batch up to its longest word enters the loss (and, at evaluation, the strict accuracy).
+`output_width="official"` gives the official head width, max(#input symbols, #classes) with
+dummy classes (+1 for the padding class); `loss_average="padded"` divides the loss by every
+position of the padded batch, as the official MSE script's torch mean over zeroed padding.
+Everything here is jnp and runs inside jit.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ import optax
 LOSSES = {"classes": ("mse", "sigmoid_mse", "ce", "bce"), "sets": ("bce", "sigmoid_mse", "mse"),
           "next_token": ("ce",)}
 OBJECTIVES = ("next_set", "next_token")
+OUTPUT_WIDTHS = ("classes", "official")
+LOSS_AVERAGES = ("real", "padded")
 # Close accuracy: a position counts when P(correct closer) / P(any closer) exceeds this.
 CLOSE_RATIO = 0.8
 
@@ -45,13 +51,19 @@ class Objective:
     kind: "classes", "sets" or "next_token".
     loss_name: one of LOSSES[kind].
     target_field: "paper_targets", "next_sets" or "next_token".
-    train_on_padding: padded positions up to the batch's longest word are class-0 targets.
+    train_on_padding: padded positions up to the batch's longest word are targets of a
+      padding class 0 (the real classes are 1..).
+    official_width: the head has max(#input symbols, #classes) outputs (+1 with padding).
+    average_over_padding: the loss is the sum over loss positions divided by every position
+      of the padded batch (real rows up to the longest word).
     closer_ids: next_token on bounded Dyck: output indices of the closers (close accuracy).
   """
   kind: str
   loss_name: str
   target_field: str
   train_on_padding: bool = False
+  official_width: bool = False
+  average_over_padding: bool = False
   closer_ids: tuple[int, ...] = ()
 
   def with_vocab(self, vocab: dict[str, Any]) -> "Objective":
@@ -65,9 +77,12 @@ class Objective:
   # ---- what the model outputs -----------------------------------------------------------
 
   def num_outputs(self, vocab: dict[str, Any]) -> int:
-    if self.target_field == "paper_targets":
-      return len(vocab["paper_classes"])
-    return len(vocab["output_symbols"])
+    if self.target_field != "paper_targets":
+      return len(vocab["output_symbols"])
+    width = len(vocab["paper_classes"])
+    if self.official_width:  # dummy classes up to the input alphabet's size
+      width = max(width, len(vocab["input_symbols"]))
+    return width + 1 if self.train_on_padding else width
 
   # ---- training ------------------------------------------------------------------------------
 
@@ -78,7 +93,7 @@ class Objective:
   def _classes(self, batch) -> jax.Array:
     targets = batch[self.target_field]
     if self.train_on_padding:
-      return jnp.where(batch["mask"], targets, 0)
+      return jnp.where(batch["mask"], targets + 1, 0)
     return targets
 
   def per_position_loss(self, logits: jax.Array, batch) -> jax.Array:
@@ -103,7 +118,13 @@ class Objective:
     """Mean of the per-position loss over the loss positions of the batch."""
     weights = self._positions(batch).astype(jnp.float32)
     total = jnp.sum(self.per_position_loss(logits, batch) * weights)
-    return total / jnp.maximum(jnp.sum(weights), 1.0)
+    return total / jnp.maximum(jnp.sum(self._denominator(batch)), 1.0)
+
+  def _denominator(self, batch) -> jax.Array:
+    """[B, T] positions the loss is averaged over."""
+    if self.average_over_padding:
+      return batch["extent"].astype(jnp.float32)
+    return self._positions(batch).astype(jnp.float32)
 
   def position_correct(self, logits: jax.Array, batch) -> jax.Array:
     """[B, T] bool: the prediction at each position is right."""
@@ -152,7 +173,7 @@ class Objective:
         "positions": jnp.sum(mask, axis=1).astype(jnp.float32),
         "positions_correct": jnp.sum(correct & mask, axis=1).astype(jnp.float32),
         "loss": jnp.sum(self.per_position_loss(logits, batch) * weights, axis=1),
-        "loss_positions": jnp.sum(weights, axis=1),
+        "loss_positions": jnp.sum(self._denominator(batch), axis=1),
     }
     if "top_close" in batch:
       closes, evaluated = _close_correct(logits, batch["top_close"],
@@ -225,4 +246,17 @@ def from_config(config: ml_collections.ConfigDict) -> Objective:
   if config.train_on_padding and kind != "classes":
     raise ValueError("config.train_on_padding applies to class targets (label_mode='paper') "
                      "only")
-  return Objective(kind, config.loss, field, bool(config.train_on_padding))
+  # Runs written before these fields existed have neither (their defaults then).
+  width, average = config.get("output_width", "classes"), config.get("loss_average", "real")
+  if width not in OUTPUT_WIDTHS:
+    raise ValueError(f"config.output_width={width!r} is not valid; valid: "
+                     f"{', '.join(OUTPUT_WIDTHS)}")
+  if average not in LOSS_AVERAGES:
+    raise ValueError(f"config.loss_average={average!r} is not valid; valid: "
+                     f"{', '.join(LOSS_AVERAGES)}")
+  if width == "official" and kind != "classes":
+    raise ValueError("config.output_width='official' applies to class targets "
+                     "(label_mode='paper') only")
+  return Objective(kind, config.loss, field, bool(config.train_on_padding),
+                   official_width=width == "official",
+                   average_over_padding=average == "padded")
