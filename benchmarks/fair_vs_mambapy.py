@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from ssm_expressivity import bench_models
+from benchmarks import models as bench_models
 
 
 def main(argv: list[str]) -> None:

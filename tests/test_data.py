@@ -415,7 +415,7 @@ def test_real_language_windows_encode_exactly(language):
 
 
 def test_bench_data_counts_and_markdown(fake_registry):
-  from ssm_expressivity import bench_data  # pylint: disable=g-import-not-at-top
+  from benchmarks import data as bench_data  # pylint: disable=g-import-not-at-top
   calls = fake_registry
   result = bench_data.run(names=["fake_even_ones", "fake_brackets", "no_such_language"], seed=0)
   assert len(calls) == 1  # built from scratch, once

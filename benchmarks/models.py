@@ -1,6 +1,6 @@
 """Model speed benchmark (DESIGN.md section 5): scans and the Mamba stack, forward+backward.
 
-    from ssm_expressivity import bench_models
+    from benchmarks import models as bench_models
     result = bench_models.run(quick=True)
     print(bench_models.format_markdown(result))
 

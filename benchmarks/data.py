@@ -1,6 +1,6 @@
 """Data benchmark: build and encode the paper's splits of the suite from scratch, timed.
 
-    from ssm_expressivity import bench_data
+    from benchmarks import data as bench_data
     result = bench_data.run()              # every language of languages.SUITE, seed 0
     print(bench_data.format_markdown(result))
 
