@@ -17,6 +17,10 @@ One module per theorem (flip_flop, bounded_dyck, counters, star_free, parity); e
 `from_group` (groups.py) builds a cascade of complex diagonal layers, one per factor of the
 shortest abelian series (group_series.py) of a solvable group; group_precision.py measures how
 long its float32 phases stay exact.
+
+    c = constructions.from_dfa(dfa)          # any star-free DFA: holonomy cascade of resets
+                                            # (holonomy.py, from_dfa.py); NotStarFreeError
+                                            # names a witness (u, p) otherwise
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ssm_expressivity.constructions import flip_flop
 from ssm_expressivity.constructions import parity
 from ssm_expressivity.constructions import star_free
 from ssm_expressivity.constructions.base import CheckResult, Construction, check
+from ssm_expressivity.constructions.from_dfa import NotStarFreeError, from_dfa
 from ssm_expressivity.constructions.groups import GroupConstruction, from_group
 
 _MODULES = (flip_flop, bounded_dyck, counters, star_free, parity)
@@ -79,4 +84,4 @@ def _factory(name: str) -> Callable[..., Construction]:
 
 
 __all__ = ["CheckResult", "Construction", "REGISTRY", "check", "get", "names", "parameters",
-           "GroupConstruction", "from_group"]
+           "GroupConstruction", "from_group", "NotStarFreeError", "from_dfa"]
