@@ -7,6 +7,9 @@ Q8 (quaternion), Z2^3. Elements are permutations; a word is a tuple of element n
 `g01`, ... (zero-padded so that sorting keeps the index order; the identity, the smallest
 permutation, is `g00`, or `g0` for groups of order <= 10). Product convention: `a * b` applies
 a first, then b. `from_generators` builds any other permutation group.
+
+`lengths` restricts the lengths words are sampled with: the official `strict_len` training set of
+length k is the words of lengths 2 and k (`lengths=(2, k)`), its length-k test set `(k,)`.
 """
 
 from __future__ import annotations
@@ -199,8 +202,9 @@ class WordProblem(Language):
   name = "word_problem"
   category = "word_problem"
 
-  def __init__(self, group_name: str = "A5"):
+  def __init__(self, group_name: str = "A5", lengths: Sequence[int] = ()):
     self.group = group(group_name)
+    self.lengths = _check_lengths(lengths)
     self.alphabet = element_names(self.group.order)
     self._index = {s: i for i, s in enumerate(self.alphabet)}
     self._all = frozenset(self.alphabet + (EOS,))
@@ -238,10 +242,18 @@ class WordProblem(Language):
 
   # ---- sampling ----------------------------------------------------------------------------
 
+  def valid_lengths(self, lo: int, hi: int) -> list[int]:
+    if not self.lengths:
+      return super().valid_lengths(lo, hi)
+    return [n for n in self.lengths if lo <= n <= hi]
+
   def sample(self, rng: np.random.Generator, length: int) -> tuple[str, ...]:
     """`length` elements drawn uniformly and independently."""
     if not isinstance(length, (int, np.integer)) or length < 0:
       raise ValueError(f"word_problem words have any length >= 0; got {length!r}")
+    if self.lengths and length not in self.lengths:
+      raise ValueError(f"this word_problem has words of lengths {list(self.lengths)} only; "
+                       f"got {length}")
     return tuple(self.alphabet[i] for i in rng.integers(0, self.group.order, size=length))
 
   # ---- training targets ----------------------------------------------------------------------
@@ -257,11 +269,23 @@ class WordProblem(Language):
     return self.alphabet
 
   def __repr__(self) -> str:
-    return f"WordProblem(group={self.group.name!r})"
+    extra = f", lengths={list(self.lengths)}" if self.lengths else ""
+    return f"WordProblem(group={self.group.name!r}{extra})"
 
 
-def word_problem(group: str = "A5") -> WordProblem:  # pylint: disable=redefined-outer-name
-  return WordProblem(group)
+def _check_lengths(lengths) -> tuple[int, ...]:
+  if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__iter__"):
+    raise ValueError(f"word_problem lengths must be a list of lengths, got {lengths!r}")
+  values = tuple(lengths)
+  if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in values):
+    raise ValueError(f"word_problem lengths must be integers >= 0, got {list(values)}")
+  return tuple(sorted(set(int(n) for n in values)))
+
+
+def word_problem(group: str = "A5",  # pylint: disable=redefined-outer-name
+                 lengths: Sequence[int] = ()) -> WordProblem:
+  """The word problem of `group`; `lengths` (empty: all) restricts the words' lengths."""
+  return WordProblem(group, lengths)
 
 
 LANGUAGES = {"word_problem": word_problem}

@@ -20,13 +20,14 @@ from ssm_expressivity.reproduce import bounded_dyck
 from ssm_expressivity.reproduce import flip_flop
 from ssm_expressivity.reproduce import parity
 from ssm_expressivity.reproduce import suite
+from ssm_expressivity.reproduce import word_problems
 from ssm_expressivity.reproduce.base import Check, Context, Experiment
 from ssm_expressivity.training import sweep
 from ssm_expressivity.training.rundir import RunDir
 
 EXPERIMENTS = registry.Registry("experiment", {
     "flip_flop": flip_flop.build, "parity": parity.build, **suite.BUILDERS,
-    "bounded_dyck": bounded_dyck.build,
+    "bounded_dyck": bounded_dyck.build, "word_problems": word_problems.build,
 })
 
 

@@ -1,0 +1,171 @@
+"""Word problems ("The Illusion of State"): the fewest layers that track a group at length k.
+
+For each group and model, every depth x length k x repeat of configs/word_problem.py trains;
+a (group, model, k) needs the fewest depth at which some repeat reaches THRESHOLD sequence
+accuracy on fresh length-k words. Expected (to be measured): Z60 (abelian) at small depth for
+every k; A5 (non-solvable) needing more layers as k grows for Mamba and the transformer; LSTM
+and IDS4 at depth 1. The report writes a table, results.json and word_problems.png (layers
+needed vs k, one panel per group).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Sequence
+
+from ssm_expressivity.reproduce.base import Context, Experiment, load_config, pct
+
+GROUPS = ("Z60", "A4xZ5", "A5")
+MODELS = ("mamba", "mamba_signed", "mamba_complex", "transformer", "lstm", "ids4")
+THRESHOLD = 0.9  # the paper's "high accuracy" (> 90%)
+SPLIT = "len_k"
+
+
+def run_name(group: str, model: str, num_layers: int, k: int, seed: int) -> str:
+  return f"{group}-{model}-L{num_layers}-k{k}-s{seed}"
+
+
+def build(tier: str = "paper", groups: Sequence[str] | None = None,
+          models: Sequence[str] | None = None,
+          lengths: Sequence[int] | None = None) -> Experiment:
+  """Every run of the figure; `groups`, `models` and `lengths` (default: the tier's) narrow it."""
+  from configs import word_problem as wp_config  # pylint: disable=g-import-not-at-top
+  from ssm_expressivity import configlib  # pylint: disable=g-import-not-at-top
+  groups, models = tuple(groups or GROUPS), tuple(models or MODELS)
+  for model in models:
+    if model not in wp_config.MODELS:
+      raise ValueError(f"unknown model {model!r}; valid: {', '.join(wp_config.MODELS)}")
+  wanted = set(lengths) if lengths else None
+  runs = {}
+  for group in groups:
+    for model in models:
+      base = load_config("word_problem", f"{group},{model},{tier}")
+      for point in wp_config.get_sweep(f"{group},{model},{tier}"):
+        k = point["data.params.lengths"][1]
+        if wanted is not None and k not in wanted:
+          continue
+        name = run_name(group, model, point["model.num_layers"], k, point["seed"])
+        runs[name] = configlib.apply_overrides(base, point)
+  if not runs:
+    raise ValueError(f"no runs: lengths {sorted(wanted or ())} are not among the tier's")
+  return Experiment("word_problems", tier, runs, [], report)
+
+
+def rows_from(ctx: Context) -> list[dict]:
+  """One row per run: group, model, num_layers, k, seed and its length-k sequence accuracy."""
+  rows = []
+  for name, config in ctx.configs.items():
+    params = config.data.params
+    rows.append({
+        "run": name, "group": params.group, "model": _model_slot(config),
+        "num_layers": int(config.model.num_layers), "k": int(params.lengths[-1]),
+        "seed": int(config.seed), "accuracy": float(ctx.results[name][SPLIT]["strict_acc"]),
+        "steps": int(ctx.runs[name].step) if name in ctx.runs else None,
+    })
+  return rows
+
+
+def _model_slot(config) -> str:
+  if config.model.name != "mamba":
+    return config.model.name
+  return {"nonnegative": "mamba", "signed": "mamba_signed",
+          "complex": "mamba_complex"}.get(config.model.gate, f"mamba_{config.model.gate}")
+
+
+def layers_needed(rows: Iterable[dict], threshold: float = THRESHOLD) -> dict:
+  """{group: {model: {k: fewest num_layers whose best repeat reaches threshold, or None}}}.
+
+  None: no depth tried reached it. A depth not tried does not count as failing.
+  """
+  best: dict = {}
+  for row in rows:
+    key = (row["group"], row["model"], row["k"], row["num_layers"])
+    best[key] = max(best.get(key, float("-inf")), row["accuracy"])
+  needed: dict = {}
+  for (group, model, k, num_layers), accuracy in sorted(best.items()):
+    slot = needed.setdefault(group, {}).setdefault(model, {})
+    current = slot.get(k)
+    if accuracy >= threshold and (current is None or num_layers < current):
+      slot[k] = num_layers
+    else:
+      slot.setdefault(k, None)
+  return needed
+
+
+def table(needed: dict, depths_tried: dict) -> str:
+  """Markdown: one row per (group, model), one column per k; '>D' where no depth <= D did."""
+  lengths = sorted({k for models in needed.values() for ks in models.values() for k in ks})
+  lines = ["| group | model | " + " | ".join(f"k={k}" for k in lengths) + " |",
+           "|---|---|" + "---|" * len(lengths)]
+  for group, models in needed.items():
+    for model, ks in models.items():
+      cells = []
+      for k in lengths:
+        if k not in ks:
+          cells.append("-")
+        elif ks[k] is None:
+          cells.append(f">{depths_tried[(group, model, k)]}")
+        else:
+          cells.append(str(ks[k]))
+      lines.append(f"| {group} | {model} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def plot(needed: dict, depths_tried: dict, path) -> None:
+  """Layers needed vs k, one panel per group; a run that never reached the threshold sits one
+  above the deepest depth tried, as an open marker."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  groups = list(needed)
+  top = max(depths_tried.values()) + 1
+  fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.4), squeeze=False,
+                           sharey=True)
+  markers = "osD^vP"
+  for axis, group in zip(axes[0], groups):
+    for index, (model, ks) in enumerate(needed[group].items()):
+      lengths = sorted(ks)
+      ys = [ks[k] if ks[k] is not None else top for k in lengths]
+      # A small vertical offset per model keeps overlapping lines readable.
+      offset = 0.06 * (index - (len(needed[group]) - 1) / 2)
+      line, = axis.plot(lengths, [y + offset for y in ys], marker=markers[index % 6],
+                        label=model, linewidth=1.2)
+      failed = [(k, top + offset) for k in lengths if ks[k] is None]
+      if failed:
+        axis.scatter(*zip(*failed), marker=markers[index % 6], facecolors="white",
+                     edgecolors=line.get_color(), zorder=3, s=50)
+    axis.set_title(group)
+    axis.set_xlabel("sequence length k")
+    axis.set_yticks(range(1, top + 1))
+    axis.set_yticklabels([str(d) for d in range(1, top)] + [f">{top - 1}"])
+    axis.grid(alpha=0.3)
+  axes[0][0].set_ylabel(f"layers needed (>= {100 * THRESHOLD:g}% seq. acc.)")
+  axes[0][-1].legend(fontsize=7, loc="upper left")
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def report(ctx: Context) -> str:
+  rows = rows_from(ctx)
+  needed = layers_needed(rows)
+  depths_tried: dict = {}
+  for row in rows:
+    key = (row["group"], row["model"], row["k"])
+    depths_tried[key] = max(depths_tried.get(key, 0), row["num_layers"])
+  ctx.workdir.mkdir(parents=True, exist_ok=True)
+  plot(needed, depths_tried, ctx.workdir / "word_problems.png")
+  record = {"threshold": THRESHOLD, "split": SPLIT, "rows": rows,
+            "layers_needed": {g: {m: {str(k): v for k, v in ks.items()}
+                                  for m, ks in ms.items()} for g, ms in needed.items()}}
+  (ctx.workdir / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+  best = {}
+  for row in rows:
+    key = (row["group"], row["model"], row["k"], row["num_layers"])
+    best[key] = max(best.get(key, 0.0), row["accuracy"])
+  detail = ["| group | model | k | layers | best repeat seq. acc. % |", "|---|---|---|---|---|"]
+  detail += [f"| {g} | {m} | {k} | {d} | {pct(a)} |" for (g, m, k, d), a in sorted(best.items())]
+  return "\n".join([
+      f"Fewest layers reaching {100 * THRESHOLD:g}% sequence accuracy on fresh length-k words "
+      f"(best of the repeats; '>D': no depth up to D did). Figure: word_problems.png.", "",
+      table(needed, depths_tried), "", "Every depth:", "", *detail])
