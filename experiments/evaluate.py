@@ -2,7 +2,9 @@
 
     python -m experiments.evaluate --workdir=runs/ff --lengths=512,1024-2048 --num_words=200
 
-Without --lengths: the run's own eval splits. The table is printed and saved in the workdir.
+Without --lengths: the run's own eval splits. The table is printed and saved in the workdir
+(<name>.json, <name>.md), with a figure of accuracy vs length (<name>.png); a run trained with
+config.tensorboard=True also gets the numbers as TensorBoard scalars ("<name>/<split>/...").
 """
 
 import json
@@ -11,7 +13,9 @@ from absl import app
 from absl import flags
 
 from experiments import cli
+from ssm_expressivity import figures
 from ssm_expressivity.training import evaluate
+from ssm_expressivity.training import tensorboard
 from ssm_expressivity.training.rundir import RunDir
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of a run made by experiments.train.")
@@ -53,7 +57,16 @@ def main(argv):
   title = f"{run.path} ({_WHICH.value} checkpoint, step {step})"
   path = run.write_json(f"{name}.json", {"step": step, "checkpoint": _WHICH.value,
                                          "results": results})
-  run.write_text(f"{name}.md", evaluate.format_table(results, title) + "\n")
+  config = run.read_config()
+  metric = figures.accuracy_metric(config)
+  run.write_bytes(f"{name}.png", figures.png_bytes(figures.accuracy_vs_length(
+      {f"step {step}": results}, metric, title)))
+  run.write_text(f"{name}.md", evaluate.format_table(results, title)
+                 + f"\n\n![{metric} vs length]({name}.png)\n")
+  if config.get("tensorboard", False):
+    tensorboard.write_from_metrics(
+        [{"step": step, "split": f"{name}/{split}", **r} for split, r in results.items()],
+        run.tensorboard_dir)
   print(evaluate.format_table(results, title))
   print(f"saved {path}")
 

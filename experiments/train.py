@@ -4,6 +4,7 @@ Overrides: `--config.model.num_layers=2`, `--config.model.name=lstm` (switches t
 fields). Restarting the same command resumes from the latest checkpoint in DIR. To go on from
 another run's checkpoint with a changed optimizer config (e.g. after a divergence), branch:
 `--init_from=OLD_DIR --workdir=NEW_DIR --config.optim.learning_rate=1e-4`.
+`--config.tensorboard=True` also writes the metrics for `tensorboard --logdir=DIR`.
 """
 
 from absl import app

@@ -109,6 +109,9 @@ def base_config(model: str = "mamba") -> ml_collections.ConfigDict:
   config.eval_every = 1000  # steps between evaluations on the eval splits
   config.eval_every_epochs = 0  # > 0: evaluate every this many epochs instead
   config.checkpoint_every = 1000  # steps between checkpoints (latest is kept)
+  # Also write every metrics.jsonl record as TensorBoard scalars to <workdir>/tensorboard
+  # (no TensorFlow needed; metrics.jsonl stays the record).
+  config.tensorboard = False
   config.best_split = "bin1"  # eval split that selects the best checkpoint (and is monitored)
   config.best_metric = "strict_acc"  # strict_acc | position_acc | close_acc | loss
   config.stop_at_accuracy = 0.0  # > 0: stop once every eval split reaches this strict accuracy
@@ -320,6 +323,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _number("config.stop_at_accuracy", config.stop_at_accuracy, low=0.0, high=1.0)
   # Checked whatever the source, so a typo is caught even where the paper's splits replace it.
   _validate_split("config.data.train", data.train, min_words=0)
+  if not isinstance(config.get("tensorboard", False), bool):
+    raise ValueError(f"config.tensorboard must be True or False, got {config.tensorboard!r}")
   if data.source == "sampled":
     if not data.eval:
       raise ValueError("config.data.eval must name at least one split when source='sampled'")

@@ -6,7 +6,8 @@
 One module per experiment, each with a `build(tier, ...)` registered in EXPERIMENTS; the
 options a builder takes (language, num_layers, ...) are the only ones it accepts. The runs live
 in `<workdir>/<run name>` and resume like any training run; runs whose array shapes agree
-train together in one program.
+train together in one program. Beside report.md go accuracy_vs_length.png and each run's
+<run>/training.png (ssm_expressivity.figures).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import inspect
 import pathlib
 
 from ssm_expressivity import configlib
+from ssm_expressivity import figures
 from ssm_expressivity import registry
 from ssm_expressivity.reproduce import bounded_dyck
 from ssm_expressivity.reproduce import flip_flop
@@ -70,9 +72,29 @@ def run(experiment: Experiment, workdir: str | pathlib.Path) -> tuple[dict, str,
       holds = check.holds(results)
       ok &= holds
       lines.append(f"| {check.describe()} | {'yes' if holds else 'NO'} |")
+  lines += ["", *write_figures(context)]
   report = "\n".join(lines) + "\n"
   RunDir(workdir).write_text("report.md", report)
   return results, report, ok
+
+
+def write_figures(context: Context) -> list[str]:
+  """Writes accuracy_vs_length.png (every run) and <run>/training.png into the workdir;
+  returns the markdown lines that show them."""
+  run_dir = RunDir(context.workdir)
+  first = next(iter(context.configs.values()))
+  metric = figures.accuracy_metric(first)
+  name = "accuracy_vs_length.png"
+  run_dir.write_bytes(name, figures.png_bytes(figures.accuracy_vs_length(
+      context.results, metric, f"{metric} vs length (final evaluation)")))
+  lines = [f"![{metric} vs length]({name})", ""]
+  for run, config in context.configs.items():
+    records = RunDir(context.workdir / run).read_metrics()
+    path = f"{run}/training.png"
+    run_dir.write_bytes(path, figures.png_bytes(figures.training_curves(
+        records, figures.accuracy_metric(config), f"{run}: training")))
+    lines.append(f"![{run} training curves]({path})")
+  return lines
 
 
 __all__ = ["Check", "Context", "EXPERIMENTS", "Experiment", "build", "names", "run"]

@@ -33,14 +33,16 @@ from ssm_expressivity.training import evaluate as evaluate_lib
 from ssm_expressivity.training import objectives as objectives_lib
 from ssm_expressivity.training import state as state_lib
 from ssm_expressivity.training import steps as steps_lib
+from ssm_expressivity.training import tensorboard as tensorboard_lib
 from ssm_expressivity.training.monitor import Monitor
 from ssm_expressivity.training.rundir import CheckpointError, RunDir, config_to_dict, differences
 
-# The fields in which the runs of one program may differ: numbers the program reads as data.
+# The fields in which the runs of one program may differ: numbers the program reads as data,
+# and host-side outputs (tensorboard).
 GROUP_FIELDS = ("seed", "optim.learning_rate", "optim.weight_decay", "optim.b1", "optim.b2",
                 "optim.eps", "optim.grad_clip_norm", "optim.warmup_steps",
                 "optim.plateau_factor", "optim.plateau_patience", "num_steps", "num_epochs",
-                "stop_at_accuracy", "early_stop_patience")
+                "stop_at_accuracy", "early_stop_patience", "tensorboard")
 
 
 class TrainingDiverged(RuntimeError):
@@ -147,6 +149,13 @@ class _Run:
   step: int = 0
   diverged: str | None = None
   window: list = dataclasses.field(default_factory=list)  # (loss, acc, lr) since the last log
+  tensorboard: tensorboard_lib.EventWriter | None = None  # config.tensorboard: a mirror
+
+  def record(self, records: list[dict]) -> None:
+    """Appends metrics records to metrics.jsonl (and the TensorBoard mirror)."""
+    self.dir.append_metrics(records)
+    if self.tensorboard is not None:
+      self.tensorboard.add_records(records)
 
   @property
   def label(self) -> str:
@@ -192,6 +201,9 @@ class _GroupTrainer:
       run = _Run(spec, run_dir, checkpoints_lib.RunCheckpoints(run_dir),
                  Monitor.of(spec.config), total_steps=task_steps)
       stack.callback(run.checkpoints.close)
+      if self.primary and spec.config.get("tensorboard", False):
+        run.tensorboard = tensorboard_lib.EventWriter(run_dir.tensorboard_dir)
+        stack.callback(run.tensorboard.close)
       self.runs.append(run)
     states = [self._initial_state(run) for run in self.runs]
     self.placement = devices.place(len(self.runs), self.config.batch_size)
@@ -358,7 +370,7 @@ class _GroupTrainer:
                    run.label, run.step, run.total_steps, losses.mean(), accs.mean(), lrs[-1],
                    rate, _format_seconds(eta))
       if self.primary:
-        run.dir.append_metrics([{"step": run.step, "loss": float(losses.mean()),
+        run.record([{"step": run.step, "loss": float(losses.mean()),
                                  "train_position_acc": float(accs.mean()),
                                  "learning_rate": float(lrs[-1]), "steps_per_s": rate}])
 
@@ -374,7 +386,7 @@ class _GroupTrainer:
         logging.info("%s step %d eval %s: %s", run.label, run.step, split,
                      _format_metrics(values))
       if self.primary:
-        run.dir.append_metrics([{"step": run.step, "split": split, **values}
+        run.record([{"step": run.step, "split": split, **values}
                                 for split, values in metrics.items()])
       decision = run.monitor.observe(run.step, metrics)
       if decision.new_best:

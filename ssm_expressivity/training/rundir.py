@@ -10,8 +10,9 @@ A workdir holds:
   metrics.jsonl        one JSON record per log line and per evaluation (one set per step)
   checkpoints/<step>/  the latest checkpoints (orbax; training.checkpoints)
   best/<step>/ + best.json   the checkpoint that scored best on config.best_split
-  eval_*.json / .md    evaluations made later (experiments.evaluate)
-  report.md, *.png     reports
+  eval_*.json / .md / .png   evaluations made later (experiments.evaluate)
+  report.md, *.png     reports and figures (ssm_expressivity.figures)
+  tensorboard/         event files mirroring metrics.jsonl (config.tensorboard)
 Every write is atomic (a temporary file renamed over the old one), so a killed process never
 leaves half a file. `lock()` keeps two processes from training in one workdir at once.
 """
@@ -36,7 +37,8 @@ LOCK_FILE = ".lock"
 # Fields a restart may change without making it a different run.
 RESUMABLE_FIELDS = ("num_steps", "num_epochs", "log_every", "eval_every", "eval_every_epochs",
                     "checkpoint_every", "eval_batch_size", "eval_batch_tokens",
-                    "stop_at_accuracy", "early_stop_patience", "data.cache_dir")
+                    "stop_at_accuracy", "early_stop_patience", "data.cache_dir",
+                    "tensorboard")
 
 
 class CheckpointError(RuntimeError):
@@ -100,6 +102,10 @@ class RunDir:
   @property
   def best_dir(self) -> pathlib.Path:
     return self.path / "best"
+
+  @property
+  def tensorboard_dir(self) -> pathlib.Path:
+    return self.path / "tensorboard"
 
   def file(self, name: str) -> pathlib.Path:
     return self.path / name
@@ -231,6 +237,13 @@ class RunDir:
   def write_text(self, name: str, text: str) -> pathlib.Path:
     path = self.path / name
     atomic_write(path, text)
+    return path
+
+  def write_bytes(self, name: str, data: bytes) -> pathlib.Path:
+    """`name` may name a subdirectory (made if missing), e.g. a figure of one run."""
+    path = self.path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
     return path
 
   # ---- exclusive use ---------------------------------------------------------------------------
