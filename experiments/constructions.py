@@ -4,12 +4,19 @@
     python -m experiments.constructions --all
     python -m experiments.constructions --demo=parity_failure [--workdir=runs/parity]
     python -m experiments.constructions --group=A4xZ5   (or S4, Q8, '[(1, 0, 2), (1, 2, 0)]')
+    python -m experiments.constructions --regex='~(.*11.*)' [--alphabet=01]
+    python -m experiments.constructions --dfa=file.json   (alphabet, transitions, start, accepting)
+    python -m experiments.constructions --random_star_free=200 --length=2000
+    python -m experiments.constructions --compare_suite --length=10000
 
 Per construction: layers, state dims, NONNEGATIVE, positions checked, errors (must be 0) and
 time, on its adversarial words and sampled words of about --length symbols. The exit code is 1
 when any position is wrong (or on a user error). --group builds `constructions.from_group`
 (a cascade of complex diagonal layers), checks its prefix products on words of --length
-(default 10000 there) and measures how long its float32 phases stay exact.
+(default 10000 there) and measures how long its float32 phases stay exact. --regex / --dfa
+compile any star-free language with `constructions.from_dfa` (holonomy reset cascade) and check
+it on random and adversarial words (default --length 2000 there); a language that is not
+star-free is refused with its witness (u, p).
 """
 
 import sys
@@ -21,6 +28,7 @@ import numpy as np
 
 from experiments import cli
 from ssm_expressivity.languages.base import MAX_SAMPLE_LENGTH
+from experiments import constructions_compiler
 from experiments import constructions_group
 from ssm_expressivity import constructions
 
@@ -30,6 +38,16 @@ _ALL = flags.DEFINE_bool("all", False, "Check every construction.")
 _DEMO = flags.DEFINE_enum("demo", None, ["parity_failure"], "Run a demonstration instead.")
 _GROUP = flags.DEFINE_string("group", None, "A group's cascade (from_group): a name "
                              "(Z60, A4xZ5, S3, A4, S4, D8, Q8, Z2^3) or generator permutations.")
+_REGEX = flags.DEFINE_string("regex", None, "A star-free regular expression (syntax: "
+                             "ssm_expressivity/regex.py) to compile with from_dfa.")
+_ALPHABET = flags.DEFINE_string("alphabet", None, "--regex: its alphabet (default: the "
+                                "symbols it names).")
+_DFA = flags.DEFINE_string("dfa", None, "A JSON DFA file {alphabet, transitions, start, "
+                           "accepting} to compile with from_dfa.")
+_RANDOM_STAR_FREE = flags.DEFINE_integer("random_star_free", None, "Compile and check this "
+                                         "many random star-free languages.")
+_COMPARE_SUITE = flags.DEFINE_bool("compare_suite", False, "The suite's star-free languages: "
+                                   "hand-written vs from_dfa, layers and state dims.")
 _PRECISION_LENGTH = flags.DEFINE_integer("precision_length", 1 << 22,
                                          "--group: longest g^T of the float32 measurement.")
 _K = flags.DEFINE_integer("k", None, "bounded_dyck: bracket types.")
@@ -135,10 +153,14 @@ def main(argv):
   if len(argv) > 1:
     raise ValueError(f"unexpected arguments: {argv[1:]} (every option is a --flag)")
   chosen = [n for n, v in (("--language", _LANGUAGE.value), ("--all", _ALL.value),
-                           ("--demo", _DEMO.value), ("--group", _GROUP.value)) if v]
+                           ("--demo", _DEMO.value), ("--group", _GROUP.value),
+                           ("--regex", _REGEX.value), ("--dfa", _DFA.value),
+                           ("--random_star_free", _RANDOM_STAR_FREE.value is not None),
+                           ("--compare_suite", _COMPARE_SUITE.value)) if v]
   if len(chosen) != 1:
     raise ValueError("give exactly one of --language=NAME, --all, --demo=parity_failure, "
-                     f"--group=NAME (got {', '.join(chosen) or 'none'}); constructions: "
+                     "--group=NAME, --regex=TEXT, --dfa=FILE, --random_star_free=N, "
+                     f"--compare_suite (got {', '.join(chosen) or 'none'}); constructions: "
                      f"{', '.join(constructions.names())}")
   if _WORKDIR.value and not _DEMO.value:
     raise ValueError("--workdir goes with --demo=parity_failure")
@@ -148,6 +170,29 @@ def main(argv):
     raise ValueError(f"--length must be in [1, {MAX_SAMPLE_LENGTH:,}], got {_LENGTH.value}")
   if _DEMO.value:
     _parity_failure()
+    return
+  if _ALPHABET.value and not _REGEX.value:
+    raise ValueError("--alphabet goes with --regex")
+  if _REGEX.value or _DFA.value or _RANDOM_STAR_FREE.value is not None or _COMPARE_SUITE.value:
+    length = _LENGTH.value if flags.FLAGS["length"].present else 2000
+    if _REGEX.value:
+      dfa = constructions_compiler.dfa_from_regex(_REGEX.value, _ALPHABET.value)
+      ok = constructions_compiler.print_one(constructions_compiler.build_and_check(
+          dfa, _REGEX.value, length, _SEED.value))
+    elif _DFA.value:
+      dfa = constructions_compiler.dfa_from_json(_DFA.value)
+      ok = constructions_compiler.print_one(constructions_compiler.build_and_check(
+          dfa, _DFA.value, length, _SEED.value))
+    elif _COMPARE_SUITE.value:
+      ok = constructions_compiler.compare_suite(length, _SEED.value)
+    else:
+      if _RANDOM_STAR_FREE.value < 1:
+        raise ValueError(f"--random_star_free must be >= 1, got {_RANDOM_STAR_FREE.value}")
+      ok = constructions_compiler.random_set(_RANDOM_STAR_FREE.value, length, _SEED.value)
+    if not ok:
+      print("error: the compiled SSM disagrees with the DFA's next-symbol sets",
+            file=sys.stderr)
+      sys.exit(1)
     return
   if _GROUP.value:
     if _PRECISION_LENGTH.value < 1:

@@ -10,7 +10,7 @@ from ssm_expressivity import automata
 from ssm_expressivity import constructions
 from ssm_expressivity import languages
 from ssm_expressivity import regex
-from ssm_expressivity.constructions import from_dfa as from_dfa_lib
+from ssm_expressivity.constructions import star_free_compiler
 from ssm_expressivity.constructions import random_star_free
 
 

@@ -18,9 +18,9 @@ One module per theorem (flip_flop, bounded_dyck, counters, star_free, parity); e
 shortest abelian series (group_series.py) of a solvable group; group_precision.py measures how
 long its float32 phases stay exact.
 
-    c = constructions.from_dfa(dfa)          # any star-free DFA: holonomy cascade of resets
-                                            # (holonomy.py, from_dfa.py); NotStarFreeError
-                                            # names a witness (u, p) otherwise
+    c = constructions.from_dfa(dfa)   # any star-free DFA: a holonomy cascade of resets
+                                     # (holonomy.py, star_free_compiler.py); otherwise
+                                     # NotStarFreeError names a witness (u, p)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ssm_expressivity.constructions import flip_flop
 from ssm_expressivity.constructions import parity
 from ssm_expressivity.constructions import star_free
 from ssm_expressivity.constructions.base import CheckResult, Construction, check
-from ssm_expressivity.constructions.from_dfa import NotStarFreeError, from_dfa
+from ssm_expressivity.constructions.star_free_compiler import NotStarFreeError, from_dfa
 from ssm_expressivity.constructions.groups import GroupConstruction, from_group
 
 _MODULES = (flip_flop, bounded_dyck, counters, star_free, parity)
