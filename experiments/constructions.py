@@ -5,6 +5,7 @@
     python -m experiments.constructions --demo=parity_failure [--workdir=runs/parity]
     python -m experiments.constructions --group=A4xZ5   (or S4, Q8, '[(1, 0, 2), (1, 2, 0)]')
     python -m experiments.constructions --regex='~(.*11.*)' [--alphabet=01]
+    python -m experiments.constructions --formula='a S (b & Y c)' --alphabet=abc
     python -m experiments.constructions --dfa=file.json   (alphabet, transitions, start, accepting)
     python -m experiments.constructions --random_star_free=200 --length=2000
     python -m experiments.constructions --compare_suite --length=10000
@@ -42,6 +43,8 @@ _REGEX = flags.DEFINE_string("regex", None, "A star-free regular expression (syn
                              "ssm_expressivity/regex.py) to compile with from_dfa.")
 _ALPHABET = flags.DEFINE_string("alphabet", None, "--regex: its alphabet (default: the "
                                 "symbols it names).")
+_FORMULA = flags.DEFINE_string("formula", None, "A past-LTL formula (ssm_expressivity/"
+                               "past_ltl.py; needs --alphabet) to compile with from_formula.")
 _DFA = flags.DEFINE_string("dfa", None, "A JSON DFA file {alphabet, transitions, start, "
                            "accepting} to compile with from_dfa.")
 _RANDOM_STAR_FREE = flags.DEFINE_integer("random_star_free", None, "Compile and check this "
@@ -155,11 +158,12 @@ def main(argv):
   chosen = [n for n, v in (("--language", _LANGUAGE.value), ("--all", _ALL.value),
                            ("--demo", _DEMO.value), ("--group", _GROUP.value),
                            ("--regex", _REGEX.value), ("--dfa", _DFA.value),
+                           ("--formula", _FORMULA.value),
                            ("--random_star_free", _RANDOM_STAR_FREE.value is not None),
                            ("--compare_suite", _COMPARE_SUITE.value)) if v]
   if len(chosen) != 1:
     raise ValueError("give exactly one of --language=NAME, --all, --demo=parity_failure, "
-                     "--group=NAME, --regex=TEXT, --dfa=FILE, --random_star_free=N, "
+                     "--group=NAME, --regex=TEXT, --dfa=FILE, --formula=TEXT, --random_star_free=N, "
                      f"--compare_suite (got {', '.join(chosen) or 'none'}); constructions: "
                      f"{', '.join(constructions.names())}")
   if _WORKDIR.value and not _DEMO.value:
@@ -171,8 +175,18 @@ def main(argv):
   if _DEMO.value:
     _parity_failure()
     return
-  if _ALPHABET.value and not _REGEX.value:
-    raise ValueError("--alphabet goes with --regex")
+  if _ALPHABET.value and not (_REGEX.value or _FORMULA.value):
+    raise ValueError("--alphabet goes with --regex or --formula")
+  if _FORMULA.value:
+    if not _ALPHABET.value:
+      raise ValueError("--formula needs --alphabet (its symbols, e.g. --alphabet=abc)")
+    length = _LENGTH.value if flags.FLAGS["length"].present else 2000
+    if not constructions_compiler.print_one(constructions_compiler.build_and_check_formula(
+        _FORMULA.value, _ALPHABET.value, length, _SEED.value)):
+      print("error: the compiled SSM disagrees with the formula's next-symbol sets",
+            file=sys.stderr)
+      sys.exit(1)
+    return
   if _REGEX.value or _DFA.value or _RANDOM_STAR_FREE.value is not None or _COMPARE_SUITE.value:
     length = _LENGTH.value if flags.FLAGS["length"].present else 2000
     if _REGEX.value:

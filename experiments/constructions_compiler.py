@@ -75,9 +75,23 @@ def build_and_check(dfa: automata.DFA, name: str, length: int, seed: int) -> dic
           "seconds": time.perf_counter() - start}
 
 
+def build_and_check_formula(text: str, alphabet: str, length: int, seed: int) -> dict:
+  """from_formula, checked on random and run-heavy live walks of its formula DFA."""
+  from ssm_expressivity import past_ltl  # pylint: disable=g-import-not-at-top
+  start = time.perf_counter()
+  c = constructions.from_formula(text, tuple(alphabet))
+  result = constructions.check(c, c.stress_words(np.random.default_rng(seed), length))
+  depth = past_ltl.temporal_depth(past_ltl.parse(text, tuple(alphabet)))
+  return {"name": text, "dfa_states": c.language.dfa.num_states, "levels": depth,
+          "layers": c.num_layers, "state_dim": c.total_state_dim, "dims": _dims(c),
+          "nonnegative": c.is_nonnegative(), "positions": result.positions,
+          "errors": result.errors, "first_error": result.first_error,
+          "seconds": time.perf_counter() - start}
+
+
 def print_one(row: dict) -> bool:
-  print(f"{row['name']}: minimal DFA {row['dfa_states']} states, {row['levels']} cascade "
-        f"levels")
+  print(f"{row['name']}: DFA {row['dfa_states']} states, {row['levels']} cascade levels "
+        "(formula: temporal depth)")
   print(f"  layers {row['layers']}, state dims {row['dims']}, NONNEGATIVE "
         f"{'yes' if row['nonnegative'] else 'no'}")
   print(f"  checked {row['positions']} positions (random and adversarial words): "

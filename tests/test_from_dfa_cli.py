@@ -19,13 +19,15 @@ def test_dfa_file_builds_and_checks(tmp_path):
   proc = _run(f"--dfa={path}", "--length=300")
   assert proc.returncode == 0, proc.stderr
   assert "NONNEGATIVE yes" in proc.stdout and " 0 errors" in proc.stdout
-  assert "minimal DFA 3 states" in proc.stdout
+  assert "DFA 3 states" in proc.stdout
 
 
 @pytest.mark.parametrize("args, fragment", [
     (["--regex=(11)*", "--alphabet=01"], "u='1' has period p=2"),
     pytest.param(["--regex=(ab|b"], "missing ')'", marks=pytest.mark.slow),
     pytest.param(["--dfa=FILE"], "missing keys", marks=pytest.mark.slow),
+    pytest.param(["--formula=a S", "--alphabet=ab"], "missing operand",
+                 marks=pytest.mark.slow),
 ])
 def test_user_errors(tmp_path, args, fragment):
   path = tmp_path / "bad.json"

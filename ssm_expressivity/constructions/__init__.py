@@ -21,6 +21,7 @@ long its float32 phases stay exact.
     c = constructions.from_dfa(dfa)   # any star-free DFA: a holonomy cascade of resets
                                      # (holonomy.py, star_free_compiler.py); otherwise
                                      # NotStarFreeError names a witness (u, p)
+    c = constructions.from_formula("a S (b & Y c)", "abc")   # past-LTL, a layer per depth
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ssm_expressivity.constructions import flip_flop
 from ssm_expressivity.constructions import parity
 from ssm_expressivity.constructions import star_free
 from ssm_expressivity.constructions.base import CheckResult, Construction, check
+from ssm_expressivity.constructions.past_ltl_compiler import from_formula
 from ssm_expressivity.constructions.star_free_compiler import NotStarFreeError, from_dfa
 from ssm_expressivity.constructions.groups import GroupConstruction, from_group
 
@@ -84,4 +86,5 @@ def _factory(name: str) -> Callable[..., Construction]:
 
 
 __all__ = ["CheckResult", "Construction", "REGISTRY", "check", "get", "names", "parameters",
-           "GroupConstruction", "from_group", "NotStarFreeError", "from_dfa"]
+           "GroupConstruction", "from_group", "NotStarFreeError", "from_dfa",
+           "from_formula"]
