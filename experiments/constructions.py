@@ -8,6 +8,7 @@
     python -m experiments.constructions --formula='a S (b & Y c)' --alphabet=abc
     python -m experiments.constructions --dfa=file.json   (alphabet, transitions, start, accepting)
     python -m experiments.constructions --random_star_free=200 --length=2000
+    python -m experiments.constructions --random_formulas=100 --length=2000
     python -m experiments.constructions --compare_suite --length=10000
 
 Per construction: layers, state dims, NONNEGATIVE, positions checked, errors (must be 0) and
@@ -49,6 +50,8 @@ _DFA = flags.DEFINE_string("dfa", None, "A JSON DFA file {alphabet, transitions,
                            "accepting} to compile with from_dfa.")
 _RANDOM_STAR_FREE = flags.DEFINE_integer("random_star_free", None, "Compile and check this "
                                          "many random star-free languages.")
+_RANDOM_FORMULAS = flags.DEFINE_integer("random_formulas", None, "Compile and check this "
+                                        "many random past-LTL formulas.")
 _COMPARE_SUITE = flags.DEFINE_bool("compare_suite", False, "The suite's star-free languages: "
                                    "hand-written vs from_dfa, layers and state dims.")
 _PRECISION_LENGTH = flags.DEFINE_integer("precision_length", 1 << 22,
@@ -160,10 +163,12 @@ def main(argv):
                            ("--regex", _REGEX.value), ("--dfa", _DFA.value),
                            ("--formula", _FORMULA.value),
                            ("--random_star_free", _RANDOM_STAR_FREE.value is not None),
+                           ("--random_formulas", _RANDOM_FORMULAS.value is not None),
                            ("--compare_suite", _COMPARE_SUITE.value)) if v]
   if len(chosen) != 1:
     raise ValueError("give exactly one of --language=NAME, --all, --demo=parity_failure, "
-                     "--group=NAME, --regex=TEXT, --dfa=FILE, --formula=TEXT, --random_star_free=N, "
+                     "--group=NAME, --regex=TEXT, --dfa=FILE, --formula=TEXT, "
+                     "--random_star_free=N, --random_formulas=N, "
                      f"--compare_suite (got {', '.join(chosen) or 'none'}); constructions: "
                      f"{', '.join(constructions.names())}")
   if _WORKDIR.value and not _DEMO.value:
@@ -185,6 +190,14 @@ def main(argv):
         _FORMULA.value, _ALPHABET.value, length, _SEED.value)):
       print("error: the compiled SSM disagrees with the formula's next-symbol sets",
             file=sys.stderr)
+      sys.exit(1)
+    return
+  if _RANDOM_FORMULAS.value is not None:
+    if _RANDOM_FORMULAS.value < 1:
+      raise ValueError(f"--random_formulas must be >= 1, got {_RANDOM_FORMULAS.value}")
+    length = _LENGTH.value if flags.FLAGS["length"].present else 2000
+    if not constructions_compiler.random_formulas(_RANDOM_FORMULAS.value, length, _SEED.value):
+      print("error: some compiled SSMs disagree with their formulas", file=sys.stderr)
       sys.exit(1)
     return
   if _REGEX.value or _DFA.value or _RANDOM_STAR_FREE.value is not None or _COMPARE_SUITE.value:

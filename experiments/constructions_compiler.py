@@ -123,6 +123,29 @@ def random_set(count: int, length: int, seed: int) -> bool:
   return all(not r["errors"] and r["nonnegative"] for r in rows)
 
 
+def random_formulas(count: int, length: int, seed: int) -> bool:
+  """`count` random past-LTL formulas with non-empty languages, each checked by from_formula."""
+  from ssm_expressivity import past_ltl  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  rows = []
+  while len(rows) < count:
+    alphabet = "abc"[:2 + len(rows) % 2]
+    text = past_ltl.random_formula(rng, alphabet, 5)
+    dfa, _, _ = past_ltl.formula_dfa(past_ltl.parse(text, alphabet), alphabet)
+    if not dfa.live_states():
+      continue
+    row = build_and_check_formula(text, alphabet, length, seed + len(rows))
+    rows.append(row)
+    print(f"{len(rows) - 1:>4} depth {row['levels']} layers {row['layers']} dim "
+          f"{row['state_dim']:>3} positions {row['positions']} errors {row['errors']} NONNEG "
+          f"{'yes' if row['nonnegative'] else 'no'}  {text}", flush=True)
+  print(f"\n{count} random past-LTL formulas, words of length <= {length}: "
+        f"{sum(r['positions'] for r in rows)} positions, "
+        f"{sum(r['errors'] for r in rows)} errors, all NONNEGATIVE: "
+        f"{all(r['nonnegative'] for r in rows)}")
+  return all(not r["errors"] and r["nonnegative"] for r in rows)
+
+
 def compare_suite(length: int, seed: int, names=SUITE) -> bool:
   header = (f"{'language':<13} {'DFA':>3} {'levels':>6} | {'hand layers':>11} {'hand dim':>8} "
             f"| {'general layers':>14} {'general dim':>11} {'errors':>6}")

@@ -114,7 +114,7 @@ def decompose(dfa: automata.DFA) -> Cascade:
   sets = sorted(_images(dfa), key=lambda s: (len(s), sorted(s)))
   orbits = {s: _orbit(s, letters) for s in sets}
   # Subduction equivalence classes and their representatives (the first in `sets` order).
-  rep, to_rep, from_rep = {}, {}, {}
+  rep, to_rep = {}, {}
   for s in sets:
     if s in rep:
       continue
@@ -122,7 +122,6 @@ def decompose(dfa: automata.DFA) -> Cascade:
       if other not in rep and s in orbits[other]:
         rep[other] = s
         to_rep[other] = orbits[other][s]
-        from_rep[other] = orbits[s][other]
   height: dict = {}
 
   def height_of(s: Set) -> int:
@@ -150,9 +149,6 @@ def decompose(dfa: automata.DFA) -> Cascade:
   def coord(s: Set, tile: Set) -> int:
     image = Set(to_rep[s][q] for q in tile)
     return tiles_of[rep[s]].index(image)
-
-  def tile_at(s: Set, index: int) -> Set:
-    return Set(from_rep[s][q] for q in tiles_of[rep[s]][index])
 
   full = Set(range(dfa.num_states))
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
-
 from ssm_expressivity import past_ltl
 from ssm_expressivity.constructions.base import (DELAY_GATE, DELAY_THRESHOLD, Construction,
                                                  StackBuilder, sym)
@@ -81,12 +79,8 @@ def from_formula(text: str, alphabet: Sequence[str]) -> Construction:
     cells = {}
     for node in (n for n in comp.nodes if comp.depth[n] == d):
       i = comp.id[node]
-      if d == 1:  # arguments are symbol sets
-        def weights(f):
-          return {sym(s): 1.0 for s in _symbols_where(f, alphabet)}
-      else:
-        def weights(f, i=i, part=None):
-          return {f: 1.0}
+      def weights(f):  # a depth-1 argument as a sum of symbol features
+        return {sym(s): 1.0 for s in _symbols_where(f, alphabet)}
       kind = node[0]
       if kind == "Y":
         arg = weights(node[1]) if d == 1 else {f"a{i}": 1.0}
@@ -107,10 +101,9 @@ def from_formula(text: str, alphabet: Sequence[str]) -> Construction:
     for node in (n for n in comp.nodes if comp.depth[n] == d):
       i = comp.id[node]
       if node[0] == "Y":
-        arg = (_symbols_where(node[1], alphabet) and
-               {sym(s): -1.0 for s in _symbols_where(node[1], alphabet)}) if d == 1 else \
-            {f"a{i}": -1.0}
-        cells[node] = c.threshold(f"v{i}", {f"c{i}": 1.0, **(arg or {})}, -DELAY_THRESHOLD)
+        arg = ({sym(s): -1.0 for s in _symbols_where(node[1], alphabet)} if d == 1
+               else {f"a{i}": -1.0})
+        cells[node] = c.threshold(f"v{i}", {f"c{i}": 1.0, **arg}, -DELAY_THRESHOLD)
       elif node[0] == "H":
         cells[node] = c.threshold(f"v{i}", {f"c{i}": -1.0}, 0.5)
       else:
@@ -119,7 +112,7 @@ def from_formula(text: str, alphabet: Sequence[str]) -> Construction:
       outputs = []
       for node in comp.nodes:
         if comp.depth[node] <= d:
-          v = comp.value(c, node, d + 1 if False else d, cells, memo)
+          v = comp.value(c, node, d, cells, memo)
           name = f"t{comp.id[node]}"
           outputs.append(v if v == name else c.threshold(name, {v: 1.0}, -0.5))
       for node in (n for n in comp.nodes if comp.depth[n] == d + 1):
@@ -157,8 +150,7 @@ def from_formula(text: str, alphabet: Sequence[str]) -> Construction:
     signals = [name for q, name in states if s in allowed_of[q]]
     allowed[s] = c.any_of(f"allow_{s}", signals) if signals else None
   model, params = b.build_allowed(language, allowed)
-  minimal = dfa
   summary = (f"past-LTL of temporal depth {depth}: {len(comp.nodes)} temporal cells in "
              f"{max(depth, 1)} layers")
   return Construction(text, language, model, params, summary,
-                      star_free_compiler._stress(minimal))  # pylint: disable=protected-access
+                      star_free_compiler._stress(dfa))  # pylint: disable=protected-access
