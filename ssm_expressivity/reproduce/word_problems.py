@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 from ssm_expressivity.reproduce.base import Context, Experiment, load_config, pct
 
 GROUPS = ("Z60", "A4xZ5", "A5")
+# The quick tier: the abelian group and the non-solvable one.
+QUICK_GROUPS = ("Z60", "A5")
 MODELS = ("mamba", "mamba_signed", "mamba_complex", "transformer", "lstm", "ids4")
 THRESHOLD = 0.9  # the paper's "high accuracy" (> 90%)
 SPLIT = "len_k"
@@ -31,7 +33,8 @@ def build(tier: str = "paper", groups: Sequence[str] | None = None,
   """Every run of the figure; `groups`, `models` and `lengths` (default: the tier's) narrow it."""
   from configs import word_problem as wp_config  # pylint: disable=g-import-not-at-top
   from ssm_expressivity import configlib  # pylint: disable=g-import-not-at-top
-  groups, models = tuple(groups or GROUPS), tuple(models or MODELS)
+  groups = tuple(groups or (QUICK_GROUPS if tier == "quick" else GROUPS))
+  models = tuple(models or MODELS)
   for model in models:
     if model not in wp_config.MODELS:
       raise ValueError(f"unknown model {model!r}; valid: {', '.join(wp_config.MODELS)}")
