@@ -65,7 +65,8 @@ def _args(arg: str) -> dict:
 
 def length_overrides(k: int) -> dict:
   """The dotted fields that make a config train and test at length k."""
-  return {"data.params.lengths": (2, k), "data.eval.len_k.min_length": k,
+  return {"data.params.lengths": (2, k), "data.train.max_length": k,
+          "data.eval.val.max_length": k, "data.eval.len_k.min_length": k,
           "data.eval.len_k.max_length": k}
 
 
@@ -82,8 +83,8 @@ def get_config(arg: str = ""):
   config.data.params = {"group": args["group"], "lengths": (2, k)}
   config.data.label_mode = "paper"  # one class per position: the prefix product
   config.data.source = "sampled"
-  # Windows wide enough for every k: the language's `lengths` decides which lengths occur.
-  longest = max(settings["lengths"])
+  # The windows end at k (length_overrides moves them); `lengths` picks 2 and k inside them.
+  longest = k
   num_words = settings["num_words"]
   num_val = int(num_words * VAL_FRACTION)
   config.data.train = configlib.sampled_split(num_words - num_val, 2, longest)
