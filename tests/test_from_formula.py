@@ -43,6 +43,7 @@ def _check(text, alphabet, length, rng):
 def test_fixed_formulas_exact():
   rng = np.random.default_rng(1)
   _check("(a S b) S (Y c)", "abc", 500, rng)
+  _check("!(!(Y a) & b) S H !(a | !c)", "abc", 300, rng)  # shared and nested negations
 
 
 @pytest.mark.slow

@@ -36,6 +36,11 @@ class _Compiler:
     self.nodes = past_ltl.temporal_nodes(tree)
     self.id = {n: i for i, n in enumerate(self.nodes)}
     self.depth = {n: past_ltl.temporal_depth(n) for n in self.nodes}
+    self.units = 0  # unit names are numbered once their operands exist
+
+  def fresh(self, layer_depth: int) -> str:
+    self.units += 1
+    return f"u{self.units}_{layer_depth}"
 
   def value(self, c, f: tuple, layer_depth: int, cells: dict, memo: dict) -> str:
     """The signal of f's current value in the circuit of layer `layer_depth`."""
@@ -45,13 +50,13 @@ class _Compiler:
     if kind == "atom":
       out = sym(f[1])
     elif kind in ("true", "false"):
-      out = c.constant(f"k{len(memo)}_{layer_depth}", kind == "true")
+      out = c.constant(self.fresh(layer_depth), kind == "true")
     elif kind == "not":
-      out = c.threshold(f"u{len(memo)}_{layer_depth}",
-                        {self.value(c, f[1], layer_depth, cells, memo): -1.0}, 0.5)
+      operand = self.value(c, f[1], layer_depth, cells, memo)
+      out = c.threshold(self.fresh(layer_depth), {operand: -1.0}, 0.5)
     elif kind in ("and", "or"):
       parts = [self.value(c, g, layer_depth, cells, memo) for g in f[1:]]
-      name = f"u{len(memo)}_{layer_depth}"
+      name = self.fresh(layer_depth)
       out = c.all_of(name, pos=parts) if kind == "and" else c.any_of(name, parts)
     elif self.depth[f] < layer_depth:
       out = f"t{self.id[f]}"  # passed up by the layer below
