@@ -78,6 +78,6 @@ def accuracy_vs_length(series: Mapping[str, Mapping[str, Mapping]], metric: str 
   axes.set(xlabel="string length (middle of each window)", ylabel=f"{metric} %",
            ylim=(-5, 105), title=title or f"{metric} vs length")
   axes.grid(alpha=0.3)
-  if lengths:
+  if lengths and len(series) <= 12:  # a legend of more runs would hide the plot
     axes.legend(fontsize="small")
   return figure
