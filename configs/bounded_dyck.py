@@ -3,12 +3,16 @@
     python -m experiments.train --config=configs/bounded_dyck.py --workdir=runs/dyck
     python -m experiments.train --config=configs/bounded_dyck.py:quick --workdir=runs/dyck_q
 
-Paper: Dyck(8, 10), train lengths up to 700, dev (same lengths) and test (701..1400), Mamba with 1
-or 2 layers (--config.model.num_layers), d_model 20..100, next-token objective; reported metric:
-close accuracy.
+Paper tier (the default): Dyck(8, 10), train lengths up to 700, dev (same lengths) and test
+(701..1400); the official optimizer, schedule and stop rules below; get_sweep gives the 18 runs
+(d_model 20..100 x 1, 2 layers); reported metric: close accuracy of the final model.
+--config.output_head=none: no output projection, as the official model.
 """
 
 from ssm_expressivity import configlib
+
+WIDTHS = tuple(range(20, 101, 10))
+LEARNING_RATE = {1: 1e-4, 2: 1e-3}  # per number of layers
 
 
 def get_config(arg: str = ""):
@@ -23,16 +27,46 @@ def get_config(arg: str = ""):
   config.data.eval_splits = ("dev", "test")
   config.objective = "next_token"
   config.loss = "ce"
+  # The official runs (bounded_dyck_expt/experiments/mamba_runs/layer{1,2}_{20..100}.yaml):
+  # batch 10, plain Adam, lr 1e-4 (1 layer) / 1e-3 (2 layers), ReduceLROnPlateau(0.5,
+  # patience 0) on dev loss per epoch, early stop after 3 epochs without improvement, at most
+  # 15 epochs, the final model evaluated. output_head="none" drops the linear head (the
+  # official MixerModel's hidden states are the logits); the default keeps it.
   config.model.num_layers = 2
   config.model.d_model = 40
-  config.optim.learning_rate = 1e-3
-  config.batch_size = 32
-  config.num_steps = 20000
-  config.best_split = "test"
-  config.best_metric = "close_acc"
+  config.optim.learning_rate = LEARNING_RATE[2]
+  config.optim.weight_decay = 0.0
+  config.optim.grad_clip_norm = 0.0
+  config.optim.schedule = "constant"
+  config.optim.plateau_factor = 0.5
+  config.optim.plateau_patience = 0
+  config.batch_size = 10
+  config.num_epochs = 15
+  config.eval_every_epochs = 1
+  config.early_stop_patience = 3
+  config.checkpoint_every = 5000
+  config.best_split = "dev"
+  config.best_metric = "loss"
   if args["tier"] == "quick":
     # Token budgets (END included) instead of the paper's 2M / 200k / 1M.
     config.data.sizes = {"train": 200000, "dev": 20000, "test": 40000}
     configlib.make_quick(config, num_steps=1500)
+    config.num_epochs = 0
+    config.eval_every_epochs = 0
+    config.optim.plateau_factor = 0.0
+    config.early_stop_patience = 0
+    config.batch_size = 32
+    config.optim.grad_clip_norm = 1.0
+    config.best_split = "test"
+    config.best_metric = "close_acc"
     config.model.d_model = 40  # the paper's widths are 20..100
   return config
+
+
+def get_sweep(arg: str = ""):
+  """The official runs: widths 20..100 step 10 x 1 and 2 layers (lr by depth)."""
+  configlib.parse_arg(arg, config_name="bounded_dyck", choices={
+      "tier": ("paper", "quick"), "model": configlib.model_choices()})
+  return [{"model.num_layers": layers, "model.d_model": width,
+           "optim.learning_rate": LEARNING_RATE[layers]}
+          for layers in (1, 2) for width in WIDTHS]

@@ -84,6 +84,9 @@ def base_config(model: str = "mamba") -> ml_collections.ConfigDict:
   # "real": the loss is the mean over real positions; "padded": the sum over them divided by
   # every position of the padded batch (the official MSE script's mean over zeroed padding).
   config.loss_average = "real"
+  # "linear": a linear head on the backbone; "none": the backbone's d_model outputs are the
+  # logits (the official bounded-Dyck Mamba has no output projection).
+  config.output_head = "linear"
 
   config.optim = ml_collections.ConfigDict()
   config.optim.learning_rate = 1e-3  # peak learning rate
@@ -297,6 +300,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _one_of("config.data.source", data.source, DATA_SOURCES)
   _one_of("config.data.label_mode", data.label_mode, ("paper", "exact"))
   _one_of("config.data.order", data.order, ("shuffle", "sequential"))
+  _one_of("config.output_head", config.output_head, ("linear", "none"))
   _one_of("config.optim.schedule", config.optim.schedule, SCHEDULES)
   _one_of("config.optim.decay_mask", config.optim.decay_mask, DECAY_MASKS)
   _one_of("config.best_metric", config.best_metric, tuple(BEST_METRICS))

@@ -46,6 +46,9 @@ class SequenceTagger(nn.Module):
   vocab_size: int
   num_outputs: int
   d_model: int
+  # False: no output projection, the backbone's d_model-wide outputs are the logits (the
+  # official bounded-Dyck Mamba); the targets index the first num_outputs of them.
+  head: bool = True
 
   @nn.compact
   def __call__(self, tokens: jnp.ndarray, deterministic: bool = True) -> jnp.ndarray:
@@ -54,6 +57,8 @@ class SequenceTagger(nn.Module):
       x = self.backbone(x, deterministic=deterministic)
     else:
       x = self.backbone(x)
+    if not self.head:
+      return x.astype(jnp.float32)
     return nn.Dense(self.num_outputs, name="head")(x).astype(jnp.float32)
 
 
@@ -66,7 +71,8 @@ def _as_dict(model_config: Any) -> dict[str, Any]:
                    f"{type(model_config).__name__}")
 
 
-def make_tagger(model_config: Any, vocab_size: int, num_outputs: int) -> SequenceTagger:
+def make_tagger(model_config: Any, vocab_size: int, num_outputs: int,
+                head: bool = True) -> SequenceTagger:
   """A SequenceTagger whose backbone is `STACKS[model_config["name"]](**other fields)`.
 
   Raises ValueError for an unknown name (listing the names), an unknown or missing field
@@ -90,6 +96,9 @@ def make_tagger(model_config: Any, vocab_size: int, num_outputs: int) -> Sequenc
   if missing:
     raise ValueError(f"model {name!r} needs field(s) {missing}; valid fields: "
                      f"{['name'] + sorted(fields)}")
+  if not head and num_outputs > config["d_model"]:
+    raise ValueError(f"without an output projection d_model ({config['d_model']}) must be "
+                     f">= the number of outputs ({num_outputs})")
   backbone = stack_class(**config)
   return SequenceTagger(backbone=backbone, vocab_size=vocab_size, num_outputs=num_outputs,
-                        d_model=config["d_model"])
+                        d_model=config["d_model"], head=head)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from configs import bounded_dyck as bounded_dyck_config
+from ssm_expressivity import configlib
 from ssm_expressivity import published
 from ssm_expressivity.reproduce.base import Context, Experiment, load_config, pct
 
 
 def build(tier: str = "paper", num_layers: int | None = None) -> Experiment:
+  """paper: the 18 official runs (d_model 20..100 x 1, 2 layers); quick: one per depth."""
   runs = {}
-  for layers in ((num_layers,) if num_layers is not None else (1, 2)):
+  depths = (num_layers,) if num_layers is not None else (1, 2)
+  if tier == "paper":
+    base = load_config("bounded_dyck", tier)
+    for point in bounded_dyck_config.get_sweep(tier):
+      if point["model.num_layers"] in depths:
+        name = f"mamba{point['model.num_layers']}_d{point['model.d_model']}"
+        runs[name] = configlib.apply_overrides(base, point)
+    return Experiment("bounded_dyck", tier, runs, [], report)
+  for layers in depths:
     config = load_config("bounded_dyck", tier)
     config.model.num_layers = layers
     runs[f"mamba{layers}"] = config

@@ -462,7 +462,7 @@ def _check_branch_source(spec: RunSpec) -> RunDir:
   mine, theirs = config_to_dict(spec.config), source.read_config_dict()
   differ = [d for d in differences(theirs, mine)
             if d.split(".")[0] in ("model", "data", "objective", "loss", "train_on_padding",
-                               "output_width", "loss_average")]
+                               "output_width", "loss_average", "output_head")]
   if differ:
     raise ValueError(f"--init_from={source.path} is a run of another model or data (fields "
                      f"that differ: {', '.join(differ)})")

@@ -134,8 +134,12 @@ class Objective:
       return jnp.all(predicted == (batch["next_sets"] > 0), axis=-1)
     choice = jnp.argmax(logits, axis=-1)
     if self.kind == "next_token":
-      allowed = jnp.take_along_axis(batch["next_sets"], choice[..., None], axis=-1)[..., 0]
-      return allowed > 0
+      # Without an output projection the logits are wider than the vocabulary: an argmax
+      # past it is wrong.
+      symbols = batch["next_sets"].shape[-1]
+      inside = jnp.minimum(choice, symbols - 1)
+      allowed = jnp.take_along_axis(batch["next_sets"], inside[..., None], axis=-1)[..., 0]
+      return (allowed > 0) & (choice < symbols)
     return choice == self._classes(batch)
 
   def train_position_accuracy(self, logits: jax.Array, batch) -> jax.Array:

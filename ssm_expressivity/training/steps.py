@@ -30,7 +30,8 @@ def make_model(config: ml_collections.ConfigDict, vocab: dict[str, Any],
                objective: objectives_lib.Objective) -> nn.Module:
   """The SequenceTagger of `config` over the run's symbol tables."""
   return tagger.make_tagger(config.model, len(vocab["input_symbols"]) + 1,
-                            objective.num_outputs(vocab))
+                            objective.num_outputs(vocab),
+                            head=config.get("output_head", "linear") == "linear")
 
 
 def train_step(state: state_lib.TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
