@@ -56,7 +56,13 @@ def test_config_trains_on_2_and_k_and_tests_on_k():
                                             "model.num_layers": 2})
   configlib.validate(config)
   task = pipeline.load_task(config, fields=("paper_targets",))
-  assert set(task.train_set.lengths.tolist()) == {2, 5}
+  assert task.train_set is None  # fresh words every step below the paper tier
+  lengths = task.train_batch(0, seed=0)["mask"].sum(axis=1)
+  assert set(lengths.tolist()) == {2, 5}
+  paper = pipeline.load_task(configlib.apply_overrides(
+      wp_config.get_config("A5,mamba,quick"), {"data.train.num_words": 300}),
+      fields=("paper_targets",))
+  assert set(paper.train_set.lengths.tolist()) == {2, 4}
   assert set(task.eval_sets["val"].lengths.tolist()) == {2, 5}
   assert set(task.eval_sets["len_k"].lengths.tolist()) == {5}
   assert task.paper_classes == languages.get("word_problem", group="A5").alphabet
