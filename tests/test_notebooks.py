@@ -11,7 +11,7 @@ nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
 # Training notebooks take over a minute on two cores; the construction ones seconds.
-SLOW = {"flip_flop", "bounded_dyck", "word_problems"}
+SLOW = {"flip_flop", "bounded_dyck"}
 NAMES = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
 
 
