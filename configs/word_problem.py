@@ -41,8 +41,9 @@ PAPER_DEEP_DEPTHS = (1, 2, 3, 4, 5)
 DEEPENING = ("mamba", "mamba_signed", "mamba_complex", "transformer")
 CPU = {"lengths": (4, 8, 12, 16), "depths": (1, 2, 3), "num_words": 5000, "d_model": 32,
        "batch_size": 64, "num_steps": 1500, "eval_every": 250, "learning_rate": 3e-3}
-QUICK = {"lengths": (4,), "depths": (1, 2), "num_words": 2000, "d_model": 32,
-         "batch_size": 64, "num_steps": 300, "eval_every": 150, "learning_rate": 3e-3,
+# Quick: with fresh words, a 1-layer 64-wide LSTM reached 98.0% on Z60 at k=4 in 1500 steps.
+QUICK = {"lengths": (4,), "depths": (1, 2), "num_words": 2000, "d_model": 64,
+         "batch_size": 64, "num_steps": 1500, "eval_every": 500, "learning_rate": 3e-3,
          "repeats": 1}
 TIERS = {"paper": PAPER, "cpu": CPU, "quick": QUICK}
 # Official widths (section 4 of the protocol). The LSTM's is not stated there.
