@@ -44,6 +44,7 @@ def test_fixed_formulas_exact():
   rng = np.random.default_rng(1)
   _check("(a S b) S (Y c)", "abc", 500, rng)
   _check("!(!(Y a) & b) S H !(a | !c)", "abc", 300, rng)  # shared and nested negations
+  _check("(b & b) S a", "ab", 300, rng)  # a repeated operand
 
 
 @pytest.mark.slow

@@ -55,7 +55,8 @@ class _Compiler:
       operand = self.value(c, f[1], layer_depth, cells, memo)
       out = c.threshold(self.fresh(layer_depth), {operand: -1.0}, 0.5)
     elif kind in ("and", "or"):
-      parts = [self.value(c, g, layer_depth, cells, memo) for g in f[1:]]
+      # distinct operands: all_of's bias counts them (b & b would never fire)
+      parts = list(dict.fromkeys(self.value(c, g, layer_depth, cells, memo) for g in f[1:]))
       name = self.fresh(layer_depth)
       out = c.all_of(name, pos=parts) if kind == "and" else c.any_of(name, parts)
     elif self.depth[f] < layer_depth:
