@@ -26,9 +26,7 @@ long its float32 phases stay exact.
 
 from __future__ import annotations
 
-import inspect
-from typing import Callable
-
+from ssm_expressivity import registry
 from ssm_expressivity.constructions import bounded_dyck
 from ssm_expressivity.constructions import counters
 from ssm_expressivity.constructions import flip_flop
@@ -39,50 +37,33 @@ from ssm_expressivity.constructions.past_ltl_compiler import from_formula
 from ssm_expressivity.constructions.star_free_compiler import NotStarFreeError, from_dfa
 from ssm_expressivity.constructions.groups import GroupConstruction, from_group
 
-_MODULES = (flip_flop, bounded_dyck, counters, star_free, parity)
-
-
-def _registry() -> dict[str, Callable[..., Construction]]:
-  registry: dict[str, Callable[..., Construction]] = {}
-  for module in _MODULES:
-    for name, factory in module.CONSTRUCTIONS.items():
-      if name in registry:
-        raise RuntimeError(f"construction {name!r} registered twice")
-      registry[name] = factory
-  return registry
-
-
-REGISTRY = _registry()
+# One registry for every theorem module's CONSTRUCTIONS dict (registry.merge refuses a name
+# claimed twice).
+REGISTRY = registry.merge("construction", (flip_flop, bounded_dyck, counters, star_free, parity),
+                          "CONSTRUCTIONS")
 
 
 def names() -> list[str]:
   """Every construction name, in registry order (theorem by theorem)."""
-  return list(REGISTRY)
+  return REGISTRY.names()
 
 
 def parameters(name: str) -> dict[str, object]:
   """The keyword parameters of construction `name` with their defaults."""
-  return {p.name: p.default for p in inspect.signature(_factory(name)).parameters.values()}
+  _refuse_parity(name)
+  return REGISTRY.parameters(name)
 
 
 def get(name: str, **params) -> Construction:
   """The construction `name` (a language id, or `parity_signed`); ValueError naming the valid."""
-  valid = parameters(name)
-  unknown = sorted(set(params) - set(valid))
-  if unknown:
-    listed = ", ".join(valid) if valid else "none"
-    raise ValueError(
-        f"construction {name!r} has no parameter(s) {unknown}; valid parameters: {listed}")
-  return _factory(name)(**params)
+  _refuse_parity(name)
+  return REGISTRY.create(name, **params)
 
 
-def _factory(name: str) -> Callable[..., Construction]:
+def _refuse_parity(name: str) -> None:
   if name == "parity":
     raise ValueError("no NONNEGATIVE construction exists for 'parity' (the paper's PARITY "
                      "result); 'parity_signed' uses a signed gate")
-  if name not in REGISTRY:
-    raise ValueError(f"unknown construction {name!r}; valid: {', '.join(names())}")
-  return REGISTRY[name]
 
 
 __all__ = ["CheckResult", "Construction", "REGISTRY", "check", "get", "names", "parameters",
