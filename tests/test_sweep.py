@@ -186,6 +186,8 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
+# Two processes compile and train the sweep three times over (about 100 s): the slow tier.
+@pytest.mark.slow
 def test_two_processes_of_four_devices_equal_one_of_eight(tmp_path):
   port = _free_port()
   workdir = tmp_path / "two_processes"
