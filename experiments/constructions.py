@@ -54,6 +54,9 @@ _RANDOM_FORMULAS = flags.DEFINE_integer("random_formulas", None, "Compile and ch
                                         "many random past-LTL formulas.")
 _COMPARE_SUITE = flags.DEFINE_bool("compare_suite", False, "The suite's star-free languages: "
                                    "hand-written vs from_dfa, layers and state dims.")
+_RESULTS_JSON = flags.DEFINE_string("results_json", None, "--random_star_free / "
+                                    "--random_formulas: also write every row and the summary "
+                                    "(counts, median / max sizes, wall time, load) here.")
 _PRECISION_LENGTH = flags.DEFINE_integer("precision_length", 1 << 22,
                                          "--group: longest g^T of the float32 measurement.")
 _K = flags.DEFINE_integer("k", None, "bounded_dyck: bracket types.")
@@ -171,6 +174,8 @@ def main(argv):
                      "--random_star_free=N, --random_formulas=N, "
                      f"--compare_suite (got {', '.join(chosen) or 'none'}); constructions: "
                      f"{', '.join(constructions.names())}")
+  if _RESULTS_JSON.value and _RANDOM_STAR_FREE.value is None and _RANDOM_FORMULAS.value is None:
+    raise ValueError("--results_json goes with --random_star_free or --random_formulas")
   if _WORKDIR.value and not _DEMO.value:
     raise ValueError("--workdir goes with --demo=parity_failure")
   if _NUM_RANDOM.value < 0 or _MAX_N.value < 1:
@@ -196,7 +201,8 @@ def main(argv):
     if _RANDOM_FORMULAS.value < 1:
       raise ValueError(f"--random_formulas must be >= 1, got {_RANDOM_FORMULAS.value}")
     length = _LENGTH.value if flags.FLAGS["length"].present else 2000
-    if not constructions_compiler.random_formulas(_RANDOM_FORMULAS.value, length, _SEED.value):
+    if not constructions_compiler.random_formulas(_RANDOM_FORMULAS.value, length, _SEED.value,
+                                                _RESULTS_JSON.value):
       print("error: some compiled SSMs disagree with their formulas", file=sys.stderr)
       sys.exit(1)
     return
@@ -215,7 +221,8 @@ def main(argv):
     else:
       if _RANDOM_STAR_FREE.value < 1:
         raise ValueError(f"--random_star_free must be >= 1, got {_RANDOM_STAR_FREE.value}")
-      ok = constructions_compiler.random_set(_RANDOM_STAR_FREE.value, length, _SEED.value)
+      ok = constructions_compiler.random_set(_RANDOM_STAR_FREE.value, length, _SEED.value,
+                                              _RESULTS_JSON.value)
     if not ok:
       print("error: the compiled SSM disagrees with the DFA's next-symbol sets",
             file=sys.stderr)

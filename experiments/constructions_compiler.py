@@ -4,6 +4,7 @@ star-free compiler (constructions.from_dfa) built, measured and checked."""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -103,7 +104,53 @@ def print_one(row: dict) -> bool:
   return not row["errors"] and row["nonnegative"]
 
 
-def random_set(count: int, length: int, seed: int) -> bool:
+def summarize(rows: list, kind: str, length: int, seed: int, started: float,
+              load_before: tuple) -> dict:
+  """Counts, errors and median / max of the sizes of a random set, with its wall time and the
+  machine load (1-minute load average) before and after."""
+  summary = {"set": kind, "count": len(rows), "length": length, "seed": seed,
+             "positions": sum(r["positions"] for r in rows),
+             "errors": sum(r["errors"] for r in rows),
+             "languages_with_errors": sum(1 for r in rows if r["errors"]),
+             "all_nonnegative": all(r["nonnegative"] for r in rows),
+             "wall_seconds": round(time.perf_counter() - started, 1),
+             "load_1min_before": round(load_before[0], 2),
+             "load_1min_after": round(os.getloadavg()[0], 2),
+             "cpus": os.cpu_count()}
+  for key in ("dfa_states", "levels", "layers", "state_dim"):
+    values = [r[key] for r in rows]
+    summary[key] = {"median": float(np.median(values)), "max": int(max(values))}
+  return summary
+
+
+def print_summary(summary: dict, what: str) -> None:
+  print(f"\n{summary['count']} {what}, words of length <= {summary['length']}: "
+        f"{summary['positions']} positions, {summary['errors']} errors, all NONNEGATIVE: "
+        f"{summary['all_nonnegative']} ({summary['wall_seconds']:.0f} s, load "
+        f"{summary['load_1min_before']} -> {summary['load_1min_after']} on "
+        f"{summary['cpus']} CPUs)")
+  for key in ("dfa_states", "levels", "layers", "state_dim"):
+    print(f"  {key:<10} median {summary[key]['median']:g} max {summary[key]['max']}")
+
+
+def _write(path: str | None, summary: dict, rows: list) -> None:
+  if path:
+    with open(path, "w") as f:
+      json.dump({"summary": summary, "rows": [{k: v for k, v in r.items() if k != "first_error"}
+                                              | {"first_error": _jsonable(r["first_error"])}
+                                              for r in rows]}, f, indent=1)
+      f.write("\n")
+
+
+def _jsonable(first_error):
+  if first_error is None:
+    return None
+  w, t, expected, got = first_error
+  return [w, t, sorted(expected), sorted(got)]
+
+
+def random_set(count: int, length: int, seed: int, results_json: str | None = None) -> bool:
+  started, load_before = time.perf_counter(), os.getloadavg()
   rng = np.random.default_rng(seed)
   rows = []
   for i in range(count):
@@ -112,20 +159,17 @@ def random_set(count: int, length: int, seed: int) -> bool:
     rows.append(row)
     print(f"{i:>4} {row['dfa_states']:>3} states {row['levels']:>3} levels {row['layers']:>3} "
           f"layers dim {row['state_dim']:>5} errors {row['errors']} NONNEG "
-          f"{'yes' if row['nonnegative'] else 'no'}  {text}", flush=True)
-  print(f"\n{count} random star-free languages, words of length <= {length}: "
-        f"{sum(r['positions'] for r in rows)} positions, "
-        f"{sum(r['errors'] for r in rows)} errors, all NONNEGATIVE: "
-        f"{all(r['nonnegative'] for r in rows)}")
-  for key in ("dfa_states", "levels", "layers", "state_dim"):
-    values = [r[key] for r in rows]
-    print(f"  {key:<10} median {np.median(values):g} max {max(values)}")
+          f"{'yes' if row['nonnegative'] else 'no'} {row['seconds']:.1f} s  {text}", flush=True)
+  summary = summarize(rows, "random star-free languages", length, seed, started, load_before)
+  print_summary(summary, "random star-free languages")
+  _write(results_json, summary, rows)
   return all(not r["errors"] and r["nonnegative"] for r in rows)
 
 
-def random_formulas(count: int, length: int, seed: int) -> bool:
+def random_formulas(count: int, length: int, seed: int, results_json: str | None = None) -> bool:
   """`count` random past-LTL formulas with non-empty languages, each checked by from_formula."""
   from ssm_expressivity import past_ltl  # pylint: disable=g-import-not-at-top
+  started, load_before = time.perf_counter(), os.getloadavg()
   rng = np.random.default_rng(seed)
   rows = []
   while len(rows) < count:
@@ -136,13 +180,13 @@ def random_formulas(count: int, length: int, seed: int) -> bool:
       continue
     row = build_and_check_formula(text, alphabet, length, seed + len(rows))
     rows.append(row)
-    print(f"{len(rows) - 1:>4} depth {row['levels']} layers {row['layers']} dim "
-          f"{row['state_dim']:>3} positions {row['positions']} errors {row['errors']} NONNEG "
-          f"{'yes' if row['nonnegative'] else 'no'}  {text}", flush=True)
-  print(f"\n{count} random past-LTL formulas, words of length <= {length}: "
-        f"{sum(r['positions'] for r in rows)} positions, "
-        f"{sum(r['errors'] for r in rows)} errors, all NONNEGATIVE: "
-        f"{all(r['nonnegative'] for r in rows)}")
+    print(f"{len(rows) - 1:>4} DFA {row['dfa_states']:>3} depth {row['levels']} layers "
+          f"{row['layers']} dim {row['state_dim']:>3} positions {row['positions']} errors "
+          f"{row['errors']} NONNEG {'yes' if row['nonnegative'] else 'no'} "
+          f"{row['seconds']:.1f} s  {text}", flush=True)
+  summary = summarize(rows, "random past-LTL formulas", length, seed, started, load_before)
+  print_summary(summary, "random past-LTL formulas (levels = temporal depth)")
+  _write(results_json, summary, rows)
   return all(not r["errors"] and r["nonnegative"] for r in rows)
 
 

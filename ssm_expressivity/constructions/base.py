@@ -305,6 +305,17 @@ def _bucket(length: int) -> int:
   return max(64, 1 << max(0, int(length - 1).bit_length()))
 
 
+# Floats per [batch, length, width] activation of one batched call (2^26: 256 MiB in float32).
+_BATCH_FLOATS = 1 << 26
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _apply_model(model: diagonal_ssm.DiagonalSSM, params, tokens):
+  """model.apply, compiled once per model *shape* (flax modules hash by their fields), not once
+  per construction: many compiled languages share layer counts and widths."""
+  return model.apply(params, tokens)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Construction:
   """Hand-set weights of a DiagonalSSM that predictively model a language.
@@ -350,9 +361,8 @@ class Construction:
   def _token_ids(self) -> dict[str, int]:
     return {s: i + 1 for i, s in enumerate(self.language.alphabet)}
 
-  @functools.cached_property
-  def _apply(self):
-    return jax.jit(self.model.apply)  # params are an argument: later edits to them count
+  def _apply(self, params, tokens):
+    return _apply_model(self.model, params, tokens)  # params are an argument: edits count
 
   def encode(self, word: Sequence[str]) -> np.ndarray:
     """Token ids (alphabet index + 1); a str over multi-character tokens is space-separated."""
@@ -372,10 +382,29 @@ class Construction:
     padded[0, :len(tokens)] = tokens
     return np.asarray(self._apply(self.params, jnp.asarray(padded)))[0, :len(tokens)]
 
-  def allowed_next_sets(self, word: Sequence[str]) -> list[frozenset]:
-    """For word[:1] .. word[:n]: the symbols of alphabet + EOS whose score is > 0."""
+  def scores_many(self, words: Sequence[Sequence[str]]) -> list[np.ndarray]:
+    """`scores` of each word, computed in batches of one padded shape (one compilation, one
+    call per batch; the model is causal, so the padding after a word does not change it)."""
+    encoded = [self.encode(word) for word in words]
+    if not encoded:
+      return []
+    length = _bucket(max(len(t) for t in encoded))
+    widest = max([self.model.vocab_size, self.model.num_outputs, *self.model.state_dims,
+                  *(f for layer in self.model.phi_features for f in layer)])
+    batch = 1 << max(0, min(3, (_BATCH_FLOATS // (length * widest)).bit_length() - 1))
+    out = []
+    for first in range(0, len(encoded), batch):
+      padded = np.zeros((batch, length), np.int32)
+      chunk = encoded[first:first + batch]
+      for row, tokens in enumerate(chunk):
+        padded[row, :len(tokens)] = tokens
+      scores = np.asarray(self._apply(self.params, jnp.asarray(padded)))
+      out += [scores[row, :len(tokens)] for row, tokens in enumerate(chunk)]
+    return out
+
+  def _sets_of(self, scores: np.ndarray) -> list[frozenset]:
     symbols = self.language.output_symbols
-    rows = self.scores(word) > 0  # the fixed threshold: score = signal - 1/2
+    rows = scores > 0  # the fixed threshold: score = signal - 1/2
     cache: dict[bytes, frozenset] = {}
     sets = []
     for row in rows:
@@ -384,6 +413,14 @@ class Construction:
         cache[key] = frozenset(s for s, on in zip(symbols, row) if on)
       sets.append(cache[key])
     return sets
+
+  def allowed_next_sets(self, word: Sequence[str]) -> list[frozenset]:
+    """For word[:1] .. word[:n]: the symbols of alphabet + EOS whose score is > 0."""
+    return self._sets_of(self.scores(word))
+
+  def allowed_next_sets_many(self, words: Sequence[Sequence[str]]) -> list[list[frozenset]]:
+    """`allowed_next_sets` of each word, run in batches (`scores_many`)."""
+    return [self._sets_of(scores) for scores in self.scores_many(words)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -397,9 +434,9 @@ def check(construction: Construction, words: Iterable[Sequence[str]]) -> CheckRe
   """Compares allowed_next_sets with language.allowed_next_all at every position of `words`."""
   positions = errors = 0
   first = None
-  for w, word in enumerate(words):
+  words = list(words)
+  for w, (word, got) in enumerate(zip(words, construction.allowed_next_sets_many(words))):
     expected = construction.language.allowed_next_all(word)
-    got = construction.allowed_next_sets(word)
     positions += len(expected)
     for t, (e, g) in enumerate(zip(expected, got)):
       if e != g:

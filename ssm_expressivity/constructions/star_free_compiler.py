@@ -31,6 +31,8 @@ the minimal DFA's states for large n, u^n and u^(n+1) do not.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from ssm_expressivity import automata
@@ -119,15 +121,19 @@ def live_walk(minimal: automata.DFA, rng: np.random.Generator, length: int,
   it stops early only where no symbol keeps the word live (finite parts of L)."""
   live = minimal.live_states()
   w = np.array([1.0 if weights is None else weights.get(s, 1.0) for s in minimal.alphabet])
+  moves = []  # per state: its live symbol indices and their cumulative probabilities
+  for q in range(minimal.num_states):
+    ok = [i for i in range(len(minimal.alphabet)) if int(minimal.transitions[q, i]) in live]
+    moves.append((ok, np.cumsum(w[ok] / w[ok].sum()).tolist() if ok else []))
+  table = minimal.transitions.tolist()
   q, out = minimal.start, []
   for u in rng.random(length).tolist():
-    ok = [i for i in range(len(minimal.alphabet)) if int(minimal.transitions[q, i]) in live]
+    ok, cdf = moves[q]
     if not ok:
       break
-    cdf = np.cumsum(w[ok] / w[ok].sum())
-    i = ok[min(int(np.searchsorted(cdf, u, side="right")), len(ok) - 1)]
+    i = ok[min(bisect.bisect_right(cdf, u), len(ok) - 1)]  # = searchsorted(side="right")
     out.append(minimal.alphabet[i])
-    q = int(minimal.transitions[q, i])
+    q = table[q][i]
   return "".join(out)
 
 
