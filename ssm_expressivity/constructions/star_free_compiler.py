@@ -190,14 +190,19 @@ def _compile(cascade: holonomy.Cascade, language, minimal: automata.DFA):
     else:
       layer = b.layer()
       keys = list(cur)
-      for k, p in enumerate(keys):
-        layer.delay(f"L{h}d{k}", cur[p])
+      # Only the upper chains on which some letter resets this level need a delay cell (a
+      # state dimension); on the others every component of the level holds.
+      delayed = [k for k, p in enumerate(keys)
+                 if any(acts and q == p for (_, q), acts in resets.items())]
+      for k in delayed:
+        layer.delay(f"L{h}d{k}", cur[keys[k]])
       layer.cell(f"L{h}first", {}, DELAY_GATE, {}, 1.0)
       c = layer.circuit
       is_first = c.threshold(f"L{h}is_first", {f"L{h}first": -1.0}, _FIRST_THRESHOLD)
       prev = {}
       start_prefix = cascade.prefix(cascade.initial_chain, h)
-      for k, p in enumerate(keys):
+      for k in delayed:
+        p = keys[k]
         read = layer.read_delay(f"L{h}prev{k}", f"L{h}d{k}", cur[p])
         prev[p] = c.any_of(f"L{h}was{k}", [read, is_first]) if p == start_prefix else read
       outputs, event_names = [], {}
