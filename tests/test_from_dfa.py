@@ -66,33 +66,54 @@ def test_parity_refused_with_witness():
 
 
 def _check_witness(dfa, word, period):
+  """u^n and u^(n+p) act alike on the minimal DFA's states, u^n and u^(n+d) do not for
+  0 < d < p (p is the least period), so u^n and u^(n+1) do not either."""
   minimal = automata.minimize(dfa)
   def power(n):
     return tuple(minimal.run(word * n, q) for q in range(minimal.num_states))
   n = 2 * minimal.num_states + 2  # past the index of every transformation's powers
   assert period > 1
   assert power(n) == power(n + period)
-  assert power(n) != power(n + 1)
+  for d in range(1, period):
+    assert power(n) != power(n + d)
 
 
-def test_random_group_dfas_refused_with_correct_witness():
-  rng = np.random.default_rng(3)
-  refused = 0
-  for _ in range(30):
-    n, k = int(rng.integers(2, 7)), int(rng.integers(1, 4))
-    table = rng.integers(0, n, size=(n, k))
-    table[:, 0] = rng.permutation(n)  # a permutation letter: often a group
-    dfa = automata.DFA(tuple("abc"[:k]), table, 0, frozenset(rng.choice(n, n // 2 + 1)))
+def _random_dfa(rng, max_states):
+  """A random DFA with a permutation letter (often a group in the monoid)."""
+  n, k = int(rng.integers(2, max_states + 1)), int(rng.integers(1, 4))
+  table = rng.integers(0, n, size=(n, k))
+  table[:, 0] = rng.permutation(n)
+  return automata.DFA(tuple("abc"[:k]), table, 0, frozenset(rng.choice(n, n // 2 + 1).tolist()))
+
+
+def _refusals(seed, tries, max_states):
+  """(refused with a checked witness, star-free and built) over `tries` random DFAs."""
+  rng = np.random.default_rng(seed)
+  refused = built = 0
+  for _ in range(tries):
+    dfa = _random_dfa(rng, max_states)
     if not automata.minimize(dfa).live_states():
       continue
     if automata.is_star_free(dfa):
-      constructions.from_dfa(dfa)
+      assert constructions.from_dfa(dfa).is_nonnegative()
+      built += 1
       continue
     with pytest.raises(constructions.NotStarFreeError) as info:
       constructions.from_dfa(dfa)
     _check_witness(dfa, info.value.word, info.value.period)
     refused += 1
+  return refused, built
+
+
+def test_random_group_dfas_refused_with_correct_witness():
+  refused, _ = _refusals(3, 30, 6)
   assert refused >= 10
+
+
+@pytest.mark.slow
+def test_many_random_group_dfas_refused_with_correct_witness():
+  refused, built = _refusals(17, 1500, 6)
+  assert refused >= 1000 and built >= 300, (refused, built)
 
 
 @pytest.mark.slow
