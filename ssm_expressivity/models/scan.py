@@ -58,10 +58,6 @@ _UNROLL = 1
 # batch 32, d_inner 128: 1.8x faster forward+backward than the whole batch in one loop.
 _BLOCK_STATE_ELEMENTS = 16384
 
-# The name of the axis over which a sweep vmaps whole runs (training.steps). Under it, the
-# batch-block working set is shared by every run of the group, so each run's blocks shrink.
-RUNS_AXIS = "runs"
-
 
 def resolve_method(method: str) -> str:
   """The concrete method for `method` ("auto" -> the backend's fastest measured one)."""
@@ -461,18 +457,9 @@ def _selective_associative(x, dt, A, B, C, h0, signed):
   return jnp.einsum("bldn,bln->bld", h, C)
 
 
-def _vmapped_runs() -> int:
-  """The size of the enclosing RUNS_AXIS vmap (1 outside one)."""
-  try:
-    return jax.lax.axis_size(RUNS_AXIS)
-  except NameError:  # no enclosing vmap binds the runs axis
-    return 1
-
-
-def _batch_block(batch: int, state_size: int, runs: int = 1) -> int:
-  """Batch rows per block so that one step's state, over all `runs` vmapped runs, stays
-  about _BLOCK_STATE_ELEMENTS."""
-  return max(1, min(batch, _BLOCK_STATE_ELEMENTS // max(state_size * runs, 1)))
+def _batch_block(batch: int, state_size: int) -> int:
+  """Batch rows per block so that one step's state stays about _BLOCK_STATE_ELEMENTS."""
+  return max(1, min(batch, _BLOCK_STATE_ELEMENTS // max(state_size, 1)))
 
 
 def _over_batch_blocks(fn, block, *arrays):
@@ -543,5 +530,4 @@ def selective_scan(x, dt, A, B, C, h0=None, *, signed: bool = False, method: str
   else:
     scan_block = lambda x, dt, B, C, h0: _selective_chunked(x, dt, A, B, C, h0, signed,
                                                             chunk_size)
-  block = _batch_block(batch, width * state, _vmapped_runs())
-  return _over_batch_blocks(scan_block, block, x, dt, B, C, h0)
+  return _over_batch_blocks(scan_block, _batch_block(batch, width * state), x, dt, B, C, h0)

@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from ssm_expressivity.models import scan as scan_lib
 from ssm_expressivity.models import tagger
 from ssm_expressivity.training import objectives as objectives_lib
 from ssm_expressivity.training import state as state_lib
@@ -76,9 +75,7 @@ def make_group_train_step(model: nn.Module, objective: objectives_lib.Objective,
     metrics["finite"] = healthy
     return new_state, healthy, metrics
 
-  # The named axis lets the scan size its loop blocks for the whole group (scan.RUNS_AXIS).
-  return jax.vmap(one, in_axes=(0, None if shared_batch else 0, 0, 0),
-                  axis_name=scan_lib.RUNS_AXIS)
+  return jax.vmap(one, in_axes=(0, None if shared_batch else 0, 0, 0))
 
 
 def make_group_eval_step(model: nn.Module, objective: objectives_lib.Objective) -> Callable:
@@ -87,4 +84,4 @@ def make_group_eval_step(model: nn.Module, objective: objectives_lib.Objective) 
     logits = model.apply(params, batch["tokens"])
     return {k: jnp.sum(v) for k, v in objective.row_sums(logits, batch).items()}
 
-  return jax.vmap(one, in_axes=(0, None), axis_name=scan_lib.RUNS_AXIS)
+  return jax.vmap(one, in_axes=(0, None))
