@@ -12,8 +12,11 @@ included, as a user pays them). Evaluation (on 64 words per bin) and checkpoints
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import subprocess
+import sys
 import tempfile
 import time
 from typing import Any, Callable
@@ -67,6 +70,29 @@ def run(num_steps: int = 300, d_models=(16, 64),
           "num_steps": num_steps}
 
 
+def run_devices(num_steps: int = 300, d_model: int = 16, device_counts=(1, 8),
+                log: Callable[..., None] = print) -> dict[str, Any]:
+  """The vmapped 12-run sweep on 1 and on 8 forced host devices, each in its own process
+  (XLA fixes the device count at start-up): the runs axis is sharded over the devices."""
+  rows = []
+  load_before = os.getloadavg()[0]
+  for count in device_counts:
+    env = dict(os.environ)
+    flags = [f for f in env.get("XLA_FLAGS", "").split()
+             if not f.startswith("--xla_force_host_platform_device_count")]
+    if count > 1:
+      flags.append(f"--xla_force_host_platform_device_count={count}")
+    env["XLA_FLAGS"] = " ".join(flags)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.sweep", str(d_model), str(num_steps)],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    row = json.loads(out.strip().splitlines()[-1])
+    log("%d device(s), d_model %d: %.1f run-steps/s", row["devices"], d_model,
+        row["run_steps_per_s"])
+    rows.append(row)
+  return {"rows": rows, "load_before": load_before, "load_after": os.getloadavg()[0],
+          "num_steps": num_steps}
+
+
 def format_markdown(result: dict[str, Any]) -> str:
   lines = ["# Sweep benchmark: 12 runs vmapped in one program vs one after another", "",
            f"{result['num_steps']} steps per run, 1-layer Mamba, dyck1, batch 32; wall time of "
@@ -78,3 +104,22 @@ def format_markdown(result: dict[str, Any]) -> str:
     lines.append(f"| {row['d_model']} | {row['vmapped']['run_steps_per_s']:.1f} | "
                  f"{row['sequential']['run_steps_per_s']:.1f} | {row['speedup']:.2f}x |")
   return "\n".join(lines) + "\n"
+
+
+def format_devices_markdown(result: dict[str, Any]) -> str:
+  lines = ["# Sweep benchmark: the same vmapped sweep on 1 and on 8 forced host devices", "",
+           f"{result['num_steps']} steps per run, 12 runs in one program, d_model "
+           f"{result['rows'][0]['d_model']}; each device count in its own process. Load (1 min) "
+           f"{result['load_before']:.2f} before, {result['load_after']:.2f} after.", "",
+           "| devices | run-steps/s | seconds |", "|---|---|---|"]
+  for row in result["rows"]:
+    lines.append(f"| {row['devices']} | {row['run_steps_per_s']:.1f} | {row['seconds']:.1f} |")
+  return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+  # The child of run_devices: `python -m benchmarks.sweep D_MODEL NUM_STEPS` prints one JSON
+  # line for the vmapped sweep on this process's devices.
+  import jax  # pylint: disable=g-import-not-at-top
+  row = time_sweep(int(sys.argv[1]), int(sys.argv[2]), max_group_size=0)
+  print(json.dumps({**row, "devices": jax.device_count()}))

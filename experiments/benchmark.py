@@ -3,6 +3,7 @@
     python -m experiments.benchmark --what=models,data --out=benchmarks
     python -m experiments.benchmark --what=models --quick      # a minute or two
     python -m experiments.benchmark --what=sweep               # 12 runs: vmapped vs in turn
+    python -m experiments.benchmark --what=sweep_devices       # the same on 1 vs 8 devices
 
 Writes <out>/<backend>.json and <out>/<backend>.md (with --quick: <backend>-quick.*). The
 mambapy comparison runs when the `bench` extra is installed (pip install -e ".[bench]").
@@ -20,12 +21,12 @@ from benchmarks import data as bench_data
 from benchmarks import models as bench_models
 from benchmarks import sweep as bench_sweep
 
-_WHAT = flags.DEFINE_list("what", ["models", "data"], "Parts to run: models, data, sweep.")
+_WHAT = flags.DEFINE_list("what", ["models", "data"], "Parts to run: models, data, sweep, sweep_devices.")
 _OUT = flags.DEFINE_string("out", "benchmarks", "Directory for <backend>.json and .md.")
 _QUICK = flags.DEFINE_bool("quick", False, "Small shapes and a data subset (a smoke run).")
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed runs per case (>= 10; median reported).")
 
-_PARTS = ("models", "data", "sweep")
+_PARTS = ("models", "data", "sweep", "sweep_devices")
 _QUICK_LANGUAGES = ("parity", "dyck1", "tomita3")
 
 
@@ -53,6 +54,9 @@ def main(argv):
                                         log=logging.info)
   if "sweep" in _WHAT.value:
     result["sweep"] = bench_sweep.run(num_steps=30 if _QUICK.value else 300, log=logging.info)
+  if "sweep_devices" in _WHAT.value:
+    result["sweep_devices"] = bench_sweep.run_devices(num_steps=30 if _QUICK.value else 300,
+                                                      log=logging.info)
   if "data" in _WHAT.value:
     names = _QUICK_LANGUAGES if _QUICK.value else None
     result["data"] = bench_data.run(names=names)
@@ -61,6 +65,8 @@ def main(argv):
     markdown.append(bench_models.format_markdown(result["models"]))
   if "sweep" in result:
     markdown.append(bench_sweep.format_markdown(result["sweep"]))
+  if "sweep_devices" in result:
+    markdown.append(bench_sweep.format_devices_markdown(result["sweep_devices"]))
   if "data" in result:
     markdown.append("# Data benchmark\n\n" + bench_data.format_markdown(result["data"]))
   (out / f"{stem}.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
