@@ -3,11 +3,11 @@ after the other, on a quiet machine (worker threads of XLA and torch keep spinni
 step and slow whatever runs next in the same process):
 
     for shape in 32,256,64,2 32,100,16,1; do
-      python benchmarks/fair_vs_mambapy.py ours $shape
-      python benchmarks/fair_vs_mambapy.py mambapy $shape   # needs the bench extra
+      python -m benchmarks.fair_vs_mambapy ours $shape      # or ours:chunked, ...
+      python -m benchmarks.fair_vs_mambapy mambapy $shape   # needs the bench extra
     done
 
-Prints one JSON line: tokens/s, median and min ms, and the 1-minute load when it finished.
+`ours:METHOD` times a given scan method (default auto). Prints one JSON line: tokens/s, median and min ms, and the 1-minute load when it finished.
 """
 
 import json
@@ -18,11 +18,12 @@ from benchmarks import models as bench_models
 
 
 def main(argv: list[str]) -> None:
-  if len(argv) != 3 or argv[1] not in ("ours", "mambapy"):
-    sys.exit("usage: fair_vs_mambapy.py ours|mambapy BATCH,LENGTH,D_MODEL,LAYERS")
+  impl, _, method = argv[1].partition(":") if len(argv) == 3 else ("", "", "")
+  if impl not in ("ours", "mambapy") or (impl == "mambapy" and method):
+    sys.exit("usage: fair_vs_mambapy.py ours[:METHOD]|mambapy BATCH,LENGTH,D_MODEL,LAYERS")
   shape = bench_models.StackShape(*[int(v) for v in argv[2].split(",")])
-  if argv[1] == "ours":
-    fn, args = bench_models._stack_case(shape, "auto")  # pylint: disable=protected-access
+  if impl == "ours":
+    fn, args = bench_models._stack_case(shape, method or "auto")  # pylint: disable=protected-access
     row = bench_models.measure_jax(fn, args, shape.batch * shape.length, repeats=15)
   else:
     row = bench_models.measure_mambapy(shape, repeats=10)
