@@ -7,7 +7,8 @@ step and slow whatever runs next in the same process):
       python -m benchmarks.fair_vs_mambapy mambapy $shape   # needs the bench extra
     done
 
-`ours:METHOD` times a given scan method (default auto). Prints one JSON line: tokens/s, median and min ms, and the 1-minute load when it finished.
+`ours:METHOD` times a given scan method (default auto). Prints one JSON line: tokens/s,
+median and min ms, and the 1-minute load when it finished.
 """
 
 import json
