@@ -38,11 +38,15 @@ import jax.numpy as jnp
 
 SCAN_METHODS = ("associative", "sequential", "chunked", "auto")
 
-# Chosen from benchmarks/cpu.json (python -m experiments.benchmark). On the CPU, "chunked" is
+# Chosen from an in-process run of python -m experiments.benchmark under load 4-5 (the
+# benchmarks/cpu.json of before 2026-12-04). On the CPU, "chunked" is
 # the fastest forward+backward of the Mamba stack (B=32, L=256, d_model=64, 2 layers: 25.1k
 # tokens/s vs 19.0k sequential and 5.6k associative) and of the selective scan at L=1024, is
 # within 20% of "sequential" on the scan alone at L <= 256, and holds the least memory (2.6% of
 # associative's temp at L=1024).
+# The fair, idle per-process run (benchmarks/cpu.md, 2026-12-04) has "sequential" 6-26% faster
+# than "chunked" at B32 L256 d64 2 layers and two suite shapes; not yet switched (one run,
+# and sequential keeps every state for the backward pass).
 # GPU/TPU were not measured (no accelerator was available): "associative" there, because it
 # parallelizes over the length where a loop of L small steps would leave the device idle.
 AUTO_METHOD = {"cpu": "chunked", "gpu": "associative", "tpu": "associative"}
