@@ -124,3 +124,17 @@ def test_many_random_star_free_languages_long_words():
     c = constructions.from_dfa(dfa, text)
     result = constructions.check(c, c.stress_words(rng, 2000))
     assert result.errors == 0, (text, result.first_error)
+
+
+def test_unbounded_walk_has_full_length_in_a_finite_branch():
+  # "b" or "a" followed by anything: after a first "b" the language is finite ({b})
+  dfa = regex.to_dfa("b|a.*", ("a", "b"))
+  minimal = automata.minimize(dfa)
+  rng = np.random.default_rng(0)
+  walks = [star_free_compiler.live_walk(minimal, rng, 50, {"b": 50.0}) for _ in range(20)]
+  assert "b" in walks  # the plain walk often ends in the finite branch
+  long = [star_free_compiler.live_walk(minimal, rng, 50, {"b": 50.0}, unbounded=True)
+          for _ in range(20)]
+  assert all(len(w) == 50 and w[0] == "a" for w in long)
+  assert star_free_compiler.live_walk(automata.minimize(regex.to_dfa("ab|b", ("a", "b"))),
+                                      rng, 50, unbounded=True) == ""  # a finite language

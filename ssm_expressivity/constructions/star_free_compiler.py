@@ -10,11 +10,14 @@
    its events are threshold units over the current symbol and the *previous* chain of the
    levels above (a cascade level reads the upper levels' state before the update). A layer
    sees the upper layers' state after the update, so below the top level a delay layer
-   comes first: one delay cell per possible upper chain (gate 1/4, drive = the chain's
-   indicator) gives the previous indicator, plus a "first position" cell (gate 1/4, drive 1)
-   that stands for the start chain at t = 1. So the top level is one layer, every other level
-   two, and a threshold readout maps the full chain (hence the DFA state) to its allowed-next
-   set.
+   comes first: one delay cell per upper chain on which some letter resets the level (gate
+   1/4, drive = the chain's indicator; on the other chains every component holds, so their
+   previous indicator is never read) gives the previous indicator, plus a "first position"
+   cell (gate 1/4, drive 1) that stands for the start chain at t = 1. So the top level is one
+   layer, every other level two, and a threshold readout maps the full chain (hence the DFA
+   state) to its allowed-next set. The chain indicators themselves are phi units: their number
+   can grow like 2^levels (D_n: 2^(n+1) chains over n + 2 states), so phi, not the state, is
+   where the general path pays for its generality.
 
 Exact in finite precision: reset cells only ever hold 0 or 1 (h' = 1*h + 0 or 0*h + {0, 1},
 no rounding). A delay cell holds h_t = v_t + h_(t-1)/4 with binary v, so h_t - v_t lies in
@@ -115,11 +118,41 @@ def _allowed_of_state(minimal: automata.DFA) -> list[frozenset]:
   return out
 
 
+def unbounded_states(dfa: automata.DFA) -> frozenset:
+  """The live states from which live words of every length continue: those that reach, through
+  live states, a cycle of live states."""
+  live = dfa.live_states()
+  successors = {q: {int(r) for r in dfa.transitions[q] if int(r) in live} for q in live}
+  out: set = set()
+  changed = True
+  while changed:  # q is unbounded iff some live successor is unbounded or lies on a live cycle
+    changed = False
+    for q in live:
+      if q not in out and any(r in out or _on_cycle(r, successors) for r in successors[q]):
+        out.add(q)
+        changed = True
+  return frozenset(out)
+
+
+def _on_cycle(q: int, successors: dict) -> bool:
+  seen, stack = set(), list(successors[q])
+  while stack:
+    r = stack.pop()
+    if r == q:
+      return True
+    if r not in seen:
+      seen.add(r)
+      stack.extend(successors[r])
+  return False
+
+
 def live_walk(minimal: automata.DFA, rng: np.random.Generator, length: int,
-              weights: dict[str, float] | None = None) -> str:
+              weights: dict[str, float] | None = None, unbounded: bool = False) -> str:
   """A random walk of at most `length` symbols through live states (a prefix of a word of L);
-  it stops early only where no symbol keeps the word live (finite parts of L)."""
-  live = minimal.live_states()
+  it stops early only where no symbol keeps the word live (finite parts of L). `unbounded`:
+  through `unbounded_states` only, so it has exactly `length` symbols when L is infinite (and
+  is empty when L is finite)."""
+  live = unbounded_states(minimal) if unbounded else minimal.live_states()
   w = np.array([1.0 if weights is None else weights.get(s, 1.0) for s in minimal.alphabet])
   moves = []  # per state: its live symbol indices and their cumulative probabilities
   for q in range(minimal.num_states):
@@ -142,6 +175,8 @@ def _stress(minimal: automata.DFA):
     out = [live_walk(minimal, rng, length)]
     for s in minimal.alphabet:  # long runs of each symbol
       out.append(live_walk(minimal, rng, length, {s: 8.0}))
+    # the walks above may end early in a finite part of L; this one has full length
+    out.append(live_walk(minimal, rng, length, unbounded=True))
     return [w for w in out if w]
   return words
 
