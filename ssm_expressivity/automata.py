@@ -112,6 +112,19 @@ def _reach(table: np.ndarray, sources: Sequence[int]) -> list[int]:
   return order
 
 
+def on_cycle(q: int, successors: dict) -> bool:
+  """True iff state `q` lies on a cycle of the graph `successors` (state -> set of states)."""
+  seen, stack = set(), list(successors[q])
+  while stack:
+    r = stack.pop()
+    if r == q:
+      return True
+    if r not in seen:
+      seen.add(r)
+      stack.extend(successors[r])
+  return False
+
+
 def minimize(dfa: DFA) -> DFA:
   """The minimal complete DFA of the same language, in canonical form.
 

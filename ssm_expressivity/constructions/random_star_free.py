@@ -39,13 +39,5 @@ def _infinite(dfa: automata.DFA) -> bool:
   live = dfa.live_states()
   useful = [q for q in dfa.reachable_states() if q in live]
   edges = {q: {int(r) for r in dfa.transitions[q] if int(r) in live} for q in useful}
-  for q in useful:  # q on a cycle iff q is reachable from one of its successors
-    seen, stack = set(), list(edges[q])
-    while stack:
-      r = stack.pop()
-      if r == q:
-        return True
-      if r not in seen:
-        seen.add(r)
-        stack.extend(edges.get(r, ()))
-  return False
+  # Every state reachable from a useful one that is live is useful, so edges is closed.
+  return any(automata.on_cycle(q, edges) for q in useful)

@@ -128,22 +128,10 @@ def unbounded_states(dfa: automata.DFA) -> frozenset:
   while changed:  # q is unbounded iff some live successor is unbounded or lies on a live cycle
     changed = False
     for q in live:
-      if q not in out and any(r in out or _on_cycle(r, successors) for r in successors[q]):
+      if q not in out and any(r in out or automata.on_cycle(r, successors) for r in successors[q]):
         out.add(q)
         changed = True
   return frozenset(out)
-
-
-def _on_cycle(q: int, successors: dict) -> bool:
-  seen, stack = set(), list(successors[q])
-  while stack:
-    r = stack.pop()
-    if r == q:
-      return True
-    if r not in seen:
-      seen.add(r)
-      stack.extend(successors[r])
-  return False
 
 
 def live_walk(minimal: automata.DFA, rng: np.random.Generator, length: int,
