@@ -83,9 +83,12 @@ def run_devices(num_steps: int = 300, d_model: int = 16, device_counts=(1, 8),
     if count > 1:
       flags.append(f"--xla_force_host_platform_device_count={count}")
     env["XLA_FLAGS"] = " ".join(flags)
-    out = subprocess.run([sys.executable, "-m", "benchmarks.sweep", str(d_model), str(num_steps)],
-                         env=env, check=True, capture_output=True, text=True).stdout
-    row = json.loads(out.strip().splitlines()[-1])
+    child = subprocess.run([sys.executable, "-m", "benchmarks.sweep", str(d_model),
+                            str(num_steps)], env=env, capture_output=True, text=True)
+    if child.returncode != 0:  # say why: the child's own error is in its stderr
+      raise RuntimeError(f"the {count}-device sweep exited with {child.returncode}:\n"
+                         + "\n".join(child.stderr.strip().splitlines()[-20:]))
+    row = json.loads(child.stdout.strip().splitlines()[-1])
     log("%d device(s), d_model %d: %.1f run-steps/s", row["devices"], d_model,
         row["run_steps_per_s"])
     rows.append(row)
