@@ -1,4 +1,5 @@
-"""The fair CPU table (benchmarks/cpu.md, cpu.json): every (implementation, shape) in its own
+"""The fair CPU table (benchmarks/cpu-fair.md, cpu-fair.json; `experiments.benchmark` owns
+cpu.md): every (implementation, shape) in its own
 process, one after the other (benchmarks/fair_vs_mambapy.py), so that no framework's spinning
 worker threads slow the next one:
 
@@ -37,8 +38,12 @@ def run(shapes, impls, log=print) -> dict:
       row = {**json.loads(done.stdout.strip().splitlines()[-1]), "load_before": load_before}
       rows.append(row)
       log(json.dumps(row))
-  import torch  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-  return {"cpu_count": os.cpu_count(), "jax": jax.__version__, "torch": torch.__version__,
+  try:  # the bench extra: without it the mambapy rows are skipped, the table still written
+    import torch  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+    torch_version = torch.__version__
+  except ImportError:
+    torch_version = "not installed"
+  return {"cpu_count": os.cpu_count(), "jax": jax.__version__, "torch": torch_version,
           "rows": rows}
 
 
@@ -67,13 +72,13 @@ def format_markdown(result: dict) -> str:
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--quick", action="store_true", help="one tiny shape")
-  parser.add_argument("--out", default="benchmarks", help="directory for cpu.md and cpu.json")
+  parser.add_argument("--out", default="benchmarks", help="directory for cpu-fair.md and cpu-fair.json")
   args = parser.parse_args()
   result = run(QUICK_SHAPES if args.quick else SHAPES, IMPLS)
   out = pathlib.Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
-  (out / "cpu.json").write_text(json.dumps(result, indent=1) + "\n")
-  (out / "cpu.md").write_text(format_markdown(result))
+  (out / "cpu-fair.json").write_text(json.dumps(result, indent=1) + "\n")
+  (out / "cpu-fair.md").write_text(format_markdown(result))
   print(format_markdown(result))
 
 

@@ -44,7 +44,7 @@ SCAN_METHODS = ("associative", "sequential", "chunked", "auto")
 # tokens/s vs 19.0k sequential and 5.6k associative) and of the selective scan at L=1024, is
 # within 20% of "sequential" on the scan alone at L <= 256, and holds the least memory (2.6% of
 # associative's temp at L=1024).
-# The fair, idle per-process run (benchmarks/cpu.md, 2026-12-04) has "sequential" 6-26% faster
+# The fair, idle per-process run (benchmarks/cpu-fair.md, 2026-12-04) has "sequential" 6-26% faster
 # than "chunked" at B32 L256 d64 2 layers and two suite shapes; not yet switched (one run,
 # and sequential keeps every state for the backward pass).
 # GPU/TPU were not measured (no accelerator was available): "associative" there, because it
