@@ -316,8 +316,26 @@ def _apply_model(model: diagonal_ssm.DiagonalSSM, params, tokens):
   return model.apply(params, tokens)
 
 
+class LayerSizes:
+  """num_layers, state_dims and total_state_dim of a construction whose `model` is a
+  DiagonalSSM (state_dims: one entry per layer; complex dimensions for complex gates)."""
+
+  @property
+  def num_layers(self) -> int:
+    return len(self.model.state_dims)
+
+  @property
+  def state_dims(self) -> tuple[int, ...]:
+    """State dimensions per layer."""
+    return tuple(int(d) for d in self.model.state_dims)
+
+  @property
+  def total_state_dim(self) -> int:
+    return sum(self.state_dims)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class Construction:
+class Construction(LayerSizes):
   """Hand-set weights of a DiagonalSSM that predictively model a language.
 
   `allowed_next_sets(word)` is exact (equal to `language.allowed_next_all(word)`) on every
@@ -336,19 +354,6 @@ class Construction:
   def with_scan(self, method: str) -> "Construction":
     """The same construction run with another `scan.linear_recurrence` method."""
     return dataclasses.replace(self, model=self.model.clone(scan=method))
-
-  @property
-  def num_layers(self) -> int:
-    return len(self.model.state_dims)
-
-  @property
-  def state_dims(self) -> tuple[int, ...]:
-    """State dimensions per layer."""
-    return tuple(int(d) for d in self.model.state_dims)
-
-  @property
-  def total_state_dim(self) -> int:
-    return sum(self.state_dims)
 
   def is_nonnegative(self) -> bool:
     """NONNEGATIVE: every gate value A(x), over every possible input x, is >= 0."""

@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ssm_expressivity.constructions import group_series
-from ssm_expressivity.constructions.base import PAD, CheckResult, Circuit, sym
+from ssm_expressivity.constructions.base import PAD, CheckResult, Circuit, LayerSizes, sym
 from ssm_expressivity.languages import word_problem
 from ssm_expressivity.models import diagonal_ssm
 
@@ -71,7 +71,7 @@ def _bucket(length: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class GroupConstruction:
+class GroupConstruction(LayerSizes):
   """Hand-set complex DiagonalSSM weights whose outputs are a group's prefix products.
 
   Attributes:
@@ -93,19 +93,6 @@ class GroupConstruction:
   @property
   def name(self) -> str:
     return self.group.name
-
-  @property
-  def num_layers(self) -> int:
-    return len(self.model.state_dims)
-
-  @property
-  def state_dims(self) -> tuple[int, ...]:
-    """Complex state dimensions per layer (the ranks of the factors)."""
-    return tuple(int(d) for d in self.model.state_dims)
-
-  @property
-  def total_state_dim(self) -> int:
-    return sum(self.state_dims)
 
   def series_summary(self) -> str:
     """Subgroup orders along the series and the factors, e.g. '60 > 4 > 1 (Z15, Z2 x Z2)'."""
