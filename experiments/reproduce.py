@@ -26,6 +26,10 @@ _LANGUAGE = flags.DEFINE_string("language", None,
 _NUM_LAYERS = flags.DEFINE_integer("num_layers", None, "Override the number of layers.")
 _WORKDIR = flags.DEFINE_string("workdir", None,
                                "Where runs go (default runs/reproduce/<experiment>_<tier>).")
+_COMPILATION_CACHE = flags.DEFINE_string(
+    "compilation_cache", None,
+    "Directory of JAX's persistent compilation cache (default <workdir>/jax_cache; '' turns "
+    "it off): programs compiled before load instead of compiling.")
 flags.mark_flags_as_required(["experiment"])
 
 
@@ -40,6 +44,10 @@ def main(argv):
   experiment = reproduce.build(_EXPERIMENT.value, tier, language=_LANGUAGE.value,
                                num_layers=_NUM_LAYERS.value)
   workdir = _WORKDIR.value or f"runs/reproduce/{_EXPERIMENT.value}_{tier}"
+  cache = (_COMPILATION_CACHE.value if _COMPILATION_CACHE.value is not None
+           else f"{workdir}/jax_cache")
+  if cache:
+    cli.use_compilation_cache(cache)
   _, report, ok = reproduce.run(experiment, workdir)
   print(report)
   print(f"report saved in {workdir}/report.md")

@@ -83,6 +83,40 @@ def test_paper_tier_is_the_official_setup():
     wp_config.get_config("mamba")
 
 
+def test_cpu_tier_fits_its_budget_and_keeps_the_structure():
+  experiment = word_problems.build("cpu")
+  configs = list(experiment.runs.values())
+  assert {c.data.params.group for c in configs} == {"Z60", "A4xZ5", "A5"}
+  assert {word_problems._model_slot(c) for c in configs} == set(word_problems.MODELS)
+  assert {int(c.model.num_layers) for c in configs} == {1, 2, 3}
+  assert {int(c.seed) for c in configs} == {0, 1}
+  assert all(c.stop_at_accuracy == 0.99 for c in configs)
+  lengths = [int(c.data.params.lengths[-1]) for c in configs]
+  assert len(set(lengths)) >= 3 and lengths == sorted(lengths)  # shortest k trains first
+  assert wp_config.get_config("A5,mamba,cpu").model.scan == "sequential"
+  assert wp_config.get_config("A5,mamba_complex,cpu").model.d_state == 8
+  assert wp_config.get_config("A5,mamba_signed,cpu").model.d_state == 16
+  assert wp_config.get_config("A5,lstm,cpu").optim.learning_rate == 1e-2
+  assert wp_config.get_config("A5,transformer,cpu").optim.learning_rate == 3e-3
+  # The other tiers keep their own settings.
+  assert wp_config.get_config("A5,lstm,quick").optim.learning_rate == 3e-3
+  assert wp_config.get_config("A5,mamba_complex").model.d_state == 16
+
+
+def test_cost_model_fit_is_linear_in_depth_times_k():
+  from benchmarks import word_problems as bench  # pylint: disable=g-import-not-at-top
+  small = {"k": 4, "depth": 1, "setup_s": 1.0, "compile_s": 5.0, "step_s": 0.01,
+           "eval_compile_s": 1.0, "eval_s": 0.1}
+  large = {"k": 8, "depth": 3, "setup_s": 3.0, "compile_s": 9.0, "step_s": 0.21,
+           "eval_compile_s": 2.0, "eval_s": 0.5}
+  cost = bench.fit(small, large)
+  assert cost(4, 1)["step_s"] == pytest.approx(0.01)
+  assert cost(8, 3)["step_s"] == pytest.approx(0.21)
+  assert cost(6, 2)["step_s"] == pytest.approx(0.01 + 0.2 * (12 - 4) / 20)
+  assert cost(6, 2)["compile_s"] == pytest.approx(7.0)
+  assert cost(6, 2)["setup_s"] == pytest.approx(2.0)
+
+
 def _row(group, model, k, layers, seed, accuracy):
   return {"group": group, "model": model, "k": k, "num_layers": layers, "seed": seed,
           "accuracy": accuracy}

@@ -39,7 +39,7 @@ def build(tier: str = "paper", groups: Sequence[str] | None = None,
     if model not in wp_config.MODELS:
       raise ValueError(f"unknown model {model!r}; valid: {', '.join(wp_config.MODELS)}")
   wanted = set(lengths) if lengths else None
-  runs = {}
+  named = []
   for group in groups:
     for model in models:
       base = load_config("word_problem", f"{group},{model},{tier}")
@@ -48,7 +48,11 @@ def build(tier: str = "paper", groups: Sequence[str] | None = None,
         if wanted is not None and k not in wanted:
           continue
         name = run_name(group, model, point["model.num_layers"], k, point["seed"])
-        runs[name] = configlib.apply_overrides(base, point)
+        named.append((k, name, configlib.apply_overrides(base, point)))
+  # Shortest k first (a stable sort keeps group, model, depth order within a k): the sweep
+  # trains its programs in this order, so a run stopped part way has whole columns of the
+  # table, and resuming it fills in the longer words.
+  runs = {name: config for _, name, config in sorted(named, key=lambda item: item[0])}
   if not runs:
     raise ValueError(f"no runs: lengths {sorted(wanted or ())} are not among the tier's")
   return Experiment("word_problems", tier, runs, [], report)
