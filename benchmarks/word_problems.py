@@ -146,8 +146,20 @@ def format_markdown(result: dict[str, Any]) -> str:
   return "\n".join(lines) + "\n"
 
 
+OPTIONS = ("tier", "models", "steps", "json")
+
+
 def main(argv: list[str]) -> None:
-  options = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+  """--tier=cpu --models=a,b --steps=30 --json=PATH; --help prints this module's docstring."""
+  if any(a in ("-h", "--help") for a in argv):
+    print(__doc__)
+    return
+  bad = [a for a in argv if not a.startswith("--") or "=" not in a
+         or a[2:].split("=", 1)[0] not in OPTIONS]
+  if bad:
+    raise SystemExit(f"error: unknown arguments {bad}; options: "
+                     + ", ".join(f"--{o}=" for o in OPTIONS) + " (or --help)")
+  options = dict(a[2:].split("=", 1) for a in argv)
   models = options["models"].split(",") if "models" in options else None
   result = project(options.get("tier", "cpu"), models, int(options.get("steps", 30)))
   print(format_markdown(result))

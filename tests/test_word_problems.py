@@ -117,6 +117,21 @@ def test_cost_model_fit_is_linear_in_depth_times_k():
   assert cost(6, 2)["setup_s"] == pytest.approx(2.0)
 
 
+def test_cost_model_cli_refuses_what_it_does_not_take(capsys):
+  from benchmarks import word_problems as bench  # pylint: disable=g-import-not-at-top
+  bench.main(["--help"])  # prints the usage and times nothing
+  assert "cost model" in capsys.readouterr().out
+  with pytest.raises(SystemExit, match="unknown arguments"):
+    bench.main(["--model=lstm"])
+
+
+def test_tier_changes_name_the_cpu_settings():
+  text = " ".join(word_problems.tier_changes(word_problems.build("cpu").runs.values()))
+  assert "d_model 32" in text and "1500 steps of batch 64" in text
+  assert "lengths k 4, 6, 8" in text and "2 repeats" in text and "d_state 8" in text
+  assert word_problems.tier_changes(word_problems.build("paper", models=("lstm",)).runs.values()) == []
+
+
 def _row(group, model, k, layers, seed, accuracy):
   return {"group": group, "model": model, "k": k, "num_layers": layers, "seed": seed,
           "accuracy": accuracy}

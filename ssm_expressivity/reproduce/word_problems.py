@@ -153,6 +153,33 @@ def plot(needed: dict, depths_tried: dict, path) -> None:
   plt.close(fig)
 
 
+def tier_changes(configs) -> list[str]:
+  """Markdown lines saying what a cpu or quick tier changed against the paper tier (none for
+  the paper tier), read from the runs' own configs."""
+  configs = list(configs)
+  tier = configs[0].get("tier", "paper")
+  if tier == "paper":
+    return []
+  def values(read, among=configs):
+    return ", ".join(str(v) for v in sorted({read(c) for c in among}))
+  complex_runs = [c for c in configs if c.model.get("gate") == "complex"]
+  complex_state = (f"; the complex gate's d_state {values(lambda c: c.model.d_state, complex_runs)}"
+                   if complex_runs else "")
+  lines = [
+      f"The {tier} tier, against the paper tier (official widths, batch 512, up to 500 epochs "
+      "of 1M words, learning rates 5e-5 / 1e-4, lengths 6-12 and 20, 3 repeats, depths up to "
+      "5 for Mamba and the transformer): "
+      f"d_model {values(lambda c: c.model.d_model)}; "
+      f"{values(lambda c: c.num_steps)} steps of batch {values(lambda c: c.batch_size)} on "
+      f"fresh words; learning rate {values(lambda c: c.optim.learning_rate)}; "
+      f"lengths k {values(lambda c: c.data.params.lengths[-1])}; "
+      f"depths {values(lambda c: c.model.num_layers)}; "
+      f"{len({c.seed for c in configs})} repeats{complex_state}. "
+      "The optimizer (AdamW, decay 0.01 on every parameter) and the stop rule (val sequence "
+      "accuracy 0.99) are the official ones.", ""]
+  return lines
+
+
 def report(ctx: Context) -> str:
   rows = rows_from(ctx)
   needed = layers_needed(rows)
@@ -173,6 +200,7 @@ def report(ctx: Context) -> str:
   detail = ["| group | model | k | layers | best repeat seq. acc. % |", "|---|---|---|---|---|"]
   detail += [f"| {g} | {m} | {k} | {d} | {pct(a)} |" for (g, m, k, d), a in sorted(best.items())]
   return "\n".join([
+      *tier_changes(ctx.configs.values()),
       f"Fewest layers reaching {100 * THRESHOLD:g}% sequence accuracy on fresh length-k words "
       f"(best of the repeats; '>D': no depth up to D did). Figure: word_problems.png.", "",
       table(needed, depths_tried), "", "Every depth:", "", *detail])
