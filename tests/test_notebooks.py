@@ -19,7 +19,7 @@ NAMES = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
 
 
 def test_every_theorem_has_a_notebook():
-  assert {"flip_flop", "bounded_dyck", "parity", "star_free"} <= set(NAMES)
+  assert {"flip_flop", "bounded_dyck", "parity", "star_free", "word_problems"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
