@@ -6,7 +6,9 @@
 For each shape (those of benchmarks/roofline.py: the headline B32 L256 d64 2 layers and the
 suite's d_model 16/64/128, length 100, batch 32 and 10), times the jitted forward+backward of
 `MambaStack` with scan="auto" and with each concrete method, and records which method `auto`
-picks on this backend (scan.AUTO_METHOD) and which was fastest here. Writes
+picks on this backend (scan.AUTO_METHOD) and which was fastest here, beside mambapy's Mamba
+(torch, pscan) on the same backend when the bench extra is installed (its own block, after
+ours, so its threads do not slow our timings). Writes
 <out>/<backend>-accelerator.json and .md (with --quick: <backend>-accelerator-quick.*), one row
 per shape: on a machine with a device, this one command fills in the accelerator column, and a
 row whose fastest method differs from `auto` says that AUTO_METHOD should change there.
@@ -43,6 +45,12 @@ def run(shapes: Sequence[bench_models.StackShape], repeats: int = 10,
       row[f"{method}_tokens_per_s"] = timing["tokens_per_s"]
       row[f"{method}_temp_mib"] = timing["temp_mib"]
       row[f"{method}_compile_s"] = timing["compile_s"]
+    # mambapy (torch) on the same backend, when it is installed: the ratio column.
+    torch_device = "cuda" if jax.default_backend() == "gpu" else "cpu"
+    reference = bench_models.measure_mambapy(shape, repeats, device=torch_device)
+    row["mambapy_tokens_per_s"] = None if reference is None else reference["tokens_per_s"]
+    row["auto_over_mambapy"] = (None if reference is None
+                                else row["auto_tokens_per_s"] / reference["tokens_per_s"])
     row["fastest"] = max(METHODS, key=lambda m: row[f"{m}_tokens_per_s"])
     row["auto_is_fastest"] = row["fastest"] == row["auto"]
     rows.append(row)
@@ -61,11 +69,13 @@ def format_markdown(result: dict[str, Any]) -> str:
            f"{fmt(env.get('load_average_1m'))} at the start, "
            f"{fmt(env.get('load_average_1m_at_end'))} at the end.", "",
            "| batch | length | d_model | layers | auto | associative | chunked | sequential | "
-           "fastest | auto is fastest |", "|---|---|---|---|---|---|---|---|---|---|"]
+           "fastest | auto is fastest | mambapy | auto / mambapy |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for r in result["rows"]:
     cells = [r["batch"], r["length"], r["d_model"], r["num_layers"]]
     cells += [r[f"{m}_tokens_per_s"] for m in ("auto",) + METHODS]
     cells += [r["fastest"], "yes" if r["auto_is_fastest"] else f"no (auto = {r['auto']})"]
+    cells += [r.get("mambapy_tokens_per_s"), r.get("auto_over_mambapy")]
     lines.append("| " + " | ".join(fmt(c) for c in cells) + " |")
   return "\n".join(lines) + "\n"
 

@@ -148,23 +148,29 @@ def _recurrence_case(shape: ScanShape, method: str):
   return loss_grad, (a, b)
 
 
-def measure_mambapy(shape: StackShape, repeats: int) -> dict[str, Any] | None:
-  """mambapy's Mamba (pscan=True), torch CPU forward+backward; None when not installed."""
+def measure_mambapy(shape: StackShape, repeats: int, device: str = "cpu") -> dict[str, Any] | None:
+  """mambapy's Mamba (pscan=True), torch forward+backward on `device` ("cpu" or "cuda");
+  None when torch or mambapy is not installed, or the device is not there."""
   try:
     import torch  # pylint: disable=g-import-not-at-top
     from mambapy import mamba as mambapy_mamba  # pylint: disable=g-import-not-at-top
   except ImportError:
     return None
+  if device == "cuda" and not torch.cuda.is_available():
+    return None
   torch.manual_seed(0)
   torch.set_num_threads(os.cpu_count() or 1)
   config = mambapy_mamba.MambaConfig(d_model=shape.d_model, n_layers=shape.num_layers,
                                      d_state=D_STATE, pscan=True)
-  model = mambapy_mamba.Mamba(config)
-  x = torch.randn(shape.batch, shape.length, shape.d_model)
+  model = mambapy_mamba.Mamba(config).to(device)
+  x = torch.randn(shape.batch, shape.length, shape.d_model, device=device)
+  # CUDA kernels run asynchronously: wait for them, as block_until_ready does for JAX.
+  sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
   def step():
     model.zero_grad(set_to_none=True)
     model(x).square().sum().backward()
+    sync()
 
   step()  # warm-up
   times = []
@@ -175,7 +181,7 @@ def measure_mambapy(shape: StackShape, repeats: int) -> dict[str, Any] | None:
   return {"median_ms": 1e3 * statistics.median(times), "min_ms": 1e3 * min(times),
           "tokens_per_s": shape.batch * shape.length / statistics.median(times),
           "repeats": repeats, "torch_version": torch.__version__,
-          "torch_threads": torch.get_num_threads()}
+          "torch_threads": torch.get_num_threads(), "torch_device": device}
 
 
 def run(quick: bool = False, repeats: int | None = None,

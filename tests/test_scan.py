@@ -217,3 +217,31 @@ def test_selective_scan_in_padded_batch_blocks_matches_float64(method, monkeypat
       argnums=tuple(range(6))))(*(jnp.float32(v) for v in args))
   for got, ref in zip(grads, want):
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_balanced_chunk_splits_into_the_fewest_most_even_chunks():
+  for chunk_size in range(1, 70):
+    for length in range(1, 300):
+      chunk = scan.balanced_chunk(length, chunk_size)
+      num_chunks = -(-length // chunk)
+      assert 1 <= chunk <= chunk_size
+      assert num_chunks == -(-length // chunk_size)  # no more chunks than chunk_size gives
+      assert num_chunks * chunk - length < num_chunks  # pads fewer positions than chunks
+
+
+@pytest.mark.parametrize("length,chunk_size", [(65, 64), (3, 64), (100, 64)])
+def test_chunked_selective_scan_with_balanced_chunks_matches_sequential(length, chunk_size):
+  # Length 65 with chunk_size 64 runs two chunks of 33 (one padded position); length 3 one
+  # chunk of 3. Values against float64, gradients against the sequential method's.
+  rng = np.random.default_rng(9)
+  args = _selective_inputs(rng, batch=2, length=length, width=3, state=4)
+  dy = rng.normal(size=args[0].shape)
+  y = scan.selective_scan(*args, method="chunked", chunk_size=chunk_size)
+  np.testing.assert_allclose(y, reference_selective(*args, False), rtol=1e-5, atol=1e-5)
+
+  def grads(method):
+    loss = lambda *a: jnp.sum(scan.selective_scan(*a, method=method, chunk_size=chunk_size) * dy)
+    return jax.jit(jax.grad(loss, argnums=tuple(range(6))))(*(jnp.float32(v) for v in args))
+
+  for got, want in zip(grads("chunked"), grads("sequential")):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -47,8 +47,10 @@ SCAN_METHODS = ("associative", "sequential", "chunked", "auto")
 # The fair, idle per-process run (benchmarks/cpu-fair.md, 2026-12-04) has "sequential" 6-26% faster
 # than "chunked" at B32 L256 d64 2 layers and two suite shapes; not yet switched (one run,
 # and sequential keeps every state for the backward pass).
-# GPU/TPU were not measured (no accelerator was available): "associative" there, because it
-# parallelizes over the length where a loop of L small steps would leave the device idle.
+# GPU: "associative", measured fastest at the headline and all six suite shapes on one H200
+# (benchmarks/gpu-accelerator.md, 2026-12-04: sequential 4-16x and chunked 8-31x slower; a
+# loop of L small steps leaves the device idle). TPU: not measured; "associative" for the
+# same reason.
 AUTO_METHOD = {"cpu": "chunked", "gpu": "associative", "tpu": "associative"}
 
 DEFAULT_CHUNK_SIZE = 64
@@ -76,6 +78,18 @@ def _check_chunk_size(chunk_size: int) -> int:
   if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
     raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
   return chunk_size
+
+
+def balanced_chunk(length: int, chunk_size: int) -> int:
+  """The chunk length, at most `chunk_size`, that splits `length` into as few and as even
+  chunks as possible.
+
+  The fewest chunks is ceil(length / chunk_size) either way; spreading the positions evenly
+  pads fewer than that many positions instead of up to chunk_size - 1 (length 4 with chunk_size
+  64 ran 64 steps, 16 of them padding; length 100 ran 128). Memory stays O(L / chunk + chunk).
+  """
+  num_chunks = -(-length // chunk_size)
+  return -(-length // num_chunks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,7 +326,7 @@ def linear_recurrence(a, b, h0=None, method: str = "auto", *,
   a, b, h0 = (jnp.asarray(x, dtype) for x in (a, b, h0))
   if a.shape[1] == 0:
     return b
-  return _RECURRENCES[method](a, b, h0, chunk_size)
+  return _RECURRENCES[method](a, b, h0, balanced_chunk(a.shape[1], chunk_size))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,6 +546,6 @@ def selective_scan(x, dt, A, B, C, h0=None, *, signed: bool = False, method: str
   if method == "sequential":
     scan_block = lambda x, dt, B, C, h0: _selective_sequential(x, dt, A, B, C, h0, signed)
   else:
-    scan_block = lambda x, dt, B, C, h0: _selective_chunked(x, dt, A, B, C, h0, signed,
-                                                            chunk_size)
+    chunk = balanced_chunk(length, chunk_size)
+    scan_block = lambda x, dt, B, C, h0: _selective_chunked(x, dt, A, B, C, h0, signed, chunk)
   return _over_batch_blocks(scan_block, _batch_block(batch, width * state), x, dt, B, C, h0)
