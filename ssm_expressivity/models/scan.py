@@ -16,6 +16,11 @@ Methods:
                  (rematerialization written into the custom VJP, as jax.checkpoint would, but
                  without autodiff's per-step residuals), so it holds O(L / chunk_size +
                  chunk_size) states.
+  "native":      selective_scan only: a C++ CPU kernel through XLA's FFI (models/native_scan.py),
+                 the loop over time in C++ with checkpointed states for the backward pass,
+                 compiled on first use. `linear_recurrence` (real or complex gates) runs
+                 "chunked" for it, so a model built with scan="native" still runs its complex
+                 or diagonal-SSM layers.
   "auto":        `AUTO_METHOD[jax.default_backend()]`.
 
 Every method accumulates in float32 whatever the input dtype, and every custom VJP uses the fact
@@ -36,7 +41,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-SCAN_METHODS = ("associative", "sequential", "chunked", "auto")
+SCAN_METHODS = ("associative", "sequential", "chunked", "native", "auto")
 
 # Chosen from an in-process run of python -m experiments.benchmark under load 4-5 (the
 # benchmarks/cpu.json of before 2026-12-04). On the CPU, "chunked" is
@@ -301,7 +306,7 @@ def linear_recurrence(a, b, h0=None, method: str = "auto", *,
     a: [batch, length, ...] multipliers (any float or complex dtype; any sign or phase).
     b: [batch, length, ...] inputs, same shape as `a`.
     h0: optional [batch, ...] initial state.
-    method: one of SCAN_METHODS.
+    method: one of SCAN_METHODS ("native" runs "chunked": the kernel is selective_scan's only).
     chunk_size: positions per chunk of the "chunked" method.
 
   Returns:
@@ -310,6 +315,8 @@ def linear_recurrence(a, b, h0=None, method: str = "auto", *,
     float32.
   """
   method = resolve_method(method)
+  if method == "native":
+    method = "chunked"
   chunk_size = _check_chunk_size(chunk_size)
   a = jnp.asarray(a)
   b = jnp.asarray(b)
@@ -515,10 +522,14 @@ def selective_scan(x, dt, A, B, C, h0=None, *, signed: bool = False, method: str
     h0: optional [batch, D, N] initial state.
     signed: the signed gate 2 exp(dt A) - 1 in (-1, 1].
     method: one of SCAN_METHODS.
-    chunk_size: positions per chunk of the "chunked" method.
+    chunk_size: positions per chunk of the "chunked" method ("native" picks its own
+      checkpoint interval from the state size).
 
   Returns:
     float32 [batch, length, D].
+
+  Raises:
+    native_scan.NativeScanUnavailable: for method "native" when its kernel cannot be built.
   """
   method = resolve_method(method)
   chunk_size = _check_chunk_size(chunk_size)
@@ -543,6 +554,10 @@ def selective_scan(x, dt, A, B, C, h0=None, *, signed: bool = False, method: str
     return x
   if method == "associative":
     return _selective_associative(x, dt, A, B, C, h0, signed)
+  if method == "native":
+    # Imported here so that importing scan never builds or loads the kernel.
+    from ssm_expressivity.models import native_scan  # pylint: disable=import-outside-toplevel
+    return native_scan.selective_scan(x, dt, A, B, C, h0, signed)
   if method == "sequential":
     scan_block = lambda x, dt, B, C, h0: _selective_sequential(x, dt, A, B, C, h0, signed)
   else:
