@@ -220,7 +220,7 @@ def test_bad_options_raise_value_error():
   x = jnp.zeros((1, 3, D_MODEL))
   with pytest.raises(ValueError, match="nonnegative, signed, time_invariant"):
     _block(gate="positive").init(jax.random.PRNGKey(0), x)
-  with pytest.raises(ValueError, match="associative, sequential, chunked, auto"):
+  with pytest.raises(ValueError, match="associative, sequential, chunked, native, auto"):
     _block(scan="fft").init(jax.random.PRNGKey(0), x)
   with pytest.raises(ValueError, match="d_model"):
     _block().init(jax.random.PRNGKey(0), jnp.zeros((1, 3, D_MODEL + 1)))

@@ -129,7 +129,7 @@ def test_parity_with_signed_gate_is_exact_at_long_length():
 
 def test_errors_name_the_valid_choices():
   a = np.zeros((2, 3, 4))
-  with pytest.raises(ValueError, match="associative, sequential, chunked, auto"):
+  with pytest.raises(ValueError, match="associative, sequential, chunked, native, auto"):
     scan.linear_recurrence(a, a, method="parallel")
   with pytest.raises(ValueError, match="same shape"):
     scan.linear_recurrence(a, np.zeros((2, 3, 5)))
