@@ -47,6 +47,10 @@ _BACKWARD_TARGET = "ssm_expressivity_selective_scan_backward"
 _CHUNK_STATE_ELEMENTS = 32768
 _MAX_CHECKPOINT_EVERY = 64
 
+# Threads of XLA's intra-op pool the kernel spreads batch rows over (0: all of them). Read when
+# a call is traced.
+MAX_THREADS = 0
+
 _library = None  # the loaded ctypes library once its targets are registered
 
 
@@ -140,7 +144,8 @@ def checkpoint_every(length: int, width: int, state: int) -> int:
 
 
 def _attributes(signed, every):
-  return {"signed_gate": np.bool_(signed), "checkpoint_every": np.int64(every)}
+  return {"signed_gate": np.bool_(signed), "checkpoint_every": np.int64(every),
+          "max_threads": np.int64(MAX_THREADS)}
 
 
 def _forward(x, dt, A, B, C, h0, signed, every):

@@ -17,10 +17,12 @@
 // A has shape [G..., D, N], x [G..., B, L, D]; dA is [G..., D, N], summed over each group's rows.
 
 #include <algorithm>
-#include <cmath>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <string>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
@@ -255,10 +257,51 @@ void BackwardRow(const float* x, const float* dt, const float* b_mat, const floa
     for (int64_t n = 0; n < state; ++n) dh0[d * state + n] = carry[n * dp + d];
 }
 
-ffi::Error SelectiveScanForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dt,
-                                ffi::Buffer<ffi::F32> a_mat, ffi::Buffer<ffi::F32> b_mat,
-                                ffi::Buffer<ffi::F32> c_mat, ffi::Buffer<ffi::F32> h0,
-                                bool signed_gate, int64_t checkpoint_every,
+// Runs worker(row) for every row in [0, rows) on up to `max_workers` threads of XLA's intra-op
+// pool, the calling thread included. Rows are claimed one at a time from a shared counter, and
+// the caller works through whatever is unclaimed itself, so it only ever waits for rows already
+// running on another thread (never for a task the pool has not started, which could deadlock a
+// busy pool). A task that starts after every row is claimed touches nothing but the counter
+// (kept alive by the shared_ptr). `make_worker()` gives each thread its own scratch.
+struct RowProgress {
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::mutex mutex;
+  std::condition_variable finished;
+};
+
+template <typename MakeWorker>
+void ForEachRow(ffi::ThreadPool& pool, int64_t rows, int64_t max_workers,
+                MakeWorker make_worker) {
+  auto progress = std::make_shared<RowProgress>();
+  auto task = [progress, rows, make_worker]() {
+    int64_t row = progress->next.fetch_add(1);
+    if (row >= rows) return;
+    auto worker = make_worker();
+    int64_t count = 0;
+    for (; row < rows; row = progress->next.fetch_add(1), ++count) worker(row);
+    if (progress->done.fetch_add(count) + count == rows) {
+      std::lock_guard<std::mutex> lock(progress->mutex);
+      progress->finished.notify_all();
+    }
+  };
+  const int64_t workers = std::max<int64_t>(1, std::min(rows, max_workers));
+  for (int64_t i = 1; i < workers; ++i) pool.Schedule([task] { task(); });
+  task();
+  std::unique_lock<std::mutex> lock(progress->mutex);
+  progress->finished.wait(lock, [&] { return progress->done.load() == rows; });
+}
+
+int64_t MaxWorkers(ffi::ThreadPool& pool, int64_t max_threads) {
+  const int64_t available = std::max<int64_t>(1, pool.num_threads());
+  return max_threads > 0 ? std::min(max_threads, available) : available;
+}
+
+ffi::Error SelectiveScanForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x,
+                                ffi::Buffer<ffi::F32> dt, ffi::Buffer<ffi::F32> a_mat,
+                                ffi::Buffer<ffi::F32> b_mat, ffi::Buffer<ffi::F32> c_mat,
+                                ffi::Buffer<ffi::F32> h0, bool signed_gate,
+                                int64_t checkpoint_every, int64_t max_threads,
                                 ffi::ResultBuffer<ffi::F32> y,
                                 ffi::ResultBuffer<ffi::F32> checkpoints) {
   Shape s;
@@ -272,34 +315,37 @@ ffi::Error SelectiveScanForward(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> d
     return ffi::Error::InvalidArgument("selective_scan: h0, y or checkpoint shape mismatch");
   }
   const int64_t dp = s.padded_width;
-  Scratch scratch(2 * plane + 3 * dp);
-  float* a_t = scratch.data();
-  float* h = a_t + plane;
-  float* dt_row = h + plane;
-  float* x_row = dt_row + dp;
-  float* y_row = x_row + dp;
+  Scratch a_t(s.groups * plane);
+  for (int64_t g = 0; g < s.groups; ++g)
+    TransposeA(a_mat.typed_data() + g * s.width * s.state, s, a_t.data() + g * plane);
   const int64_t seq = s.length * s.width, seq_state = s.length * s.state;
   const int64_t ckpt_size = s.num_chunks * s.state * s.width;
-  for (int64_t g = 0; g < s.groups; ++g) {
-    TransposeA(a_mat.typed_data() + g * s.width * s.state, s, a_t);
-    for (int64_t r = g * s.rows_per_group; r < (g + 1) * s.rows_per_group; ++r) {
+  auto make_worker = [&]() {
+    auto scratch = std::make_shared<Scratch>(plane + 3 * dp);
+    return [&, scratch](int64_t r) {
+      float* h = scratch->data();
+      float* dt_row = h + plane;
+      float* x_row = dt_row + dp;
+      float* y_row = x_row + dp;
       auto run = signed_gate ? ForwardRow<true> : ForwardRow<false>;
       run(x.typed_data() + r * seq, dt.typed_data() + r * seq, b_mat.typed_data() + r * seq_state,
-          c_mat.typed_data() + r * seq_state, h0.typed_data() + r * s.width * s.state, a_t, s,
-          y->typed_data() + r * seq, checkpoints->typed_data() + r * ckpt_size, h, dt_row,
-          x_row, y_row);
-    }
-  }
+          c_mat.typed_data() + r * seq_state, h0.typed_data() + r * s.width * s.state,
+          a_t.data() + (r / s.rows_per_group) * plane, s, y->typed_data() + r * seq,
+          checkpoints->typed_data() + r * ckpt_size, h, dt_row, x_row, y_row);
+    };
+  };
+  ForEachRow(pool, rows, MaxWorkers(pool, max_threads), make_worker);
   return ffi::Error::Success();
 }
 
 ffi::Error SelectiveScanBackward(
-    ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dt, ffi::Buffer<ffi::F32> a_mat,
-    ffi::Buffer<ffi::F32> b_mat, ffi::Buffer<ffi::F32> c_mat, ffi::Buffer<ffi::F32> checkpoints,
-    ffi::Buffer<ffi::F32> dy, bool signed_gate, int64_t checkpoint_every,
-    ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> ddt,
-    ffi::ResultBuffer<ffi::F32> da, ffi::ResultBuffer<ffi::F32> db,
-    ffi::ResultBuffer<ffi::F32> dc, ffi::ResultBuffer<ffi::F32> dh0) {
+    ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dt,
+    ffi::Buffer<ffi::F32> a_mat, ffi::Buffer<ffi::F32> b_mat, ffi::Buffer<ffi::F32> c_mat,
+    ffi::Buffer<ffi::F32> checkpoints, ffi::Buffer<ffi::F32> dy, bool signed_gate,
+    int64_t checkpoint_every, int64_t max_threads, ffi::ResultBuffer<ffi::F32> dx,
+    ffi::ResultBuffer<ffi::F32> ddt, ffi::ResultBuffer<ffi::F32> da,
+    ffi::ResultBuffer<ffi::F32> db, ffi::ResultBuffer<ffi::F32> dc,
+    ffi::ResultBuffer<ffi::F32> dh0) {
   Shape s;
   ffi::Error error = ReadShape(x, dt, a_mat, b_mat, c_mat, checkpoint_every, &s);
   if (error.failure()) return error;
@@ -310,37 +356,48 @@ ffi::Error SelectiveScanBackward(
     return ffi::Error::InvalidArgument("selective_scan: dy or checkpoint shape mismatch");
   }
   const int64_t dp = s.padded_width, plane = s.state * dp;
-  Scratch scratch((3 + 2 * s.chunk + 2) * plane + 5 * dp);
-  float* a_t = scratch.data();
-  float* d_a_t = a_t + plane;
-  float* carry = d_a_t + plane;
-  float* h = carry + plane;
-  float* states = h + plane;
-  float* decays = states + s.chunk * plane;
-  float* dt_row = decays + s.chunk * plane;
-  float* x_row = dt_row + dp;
-  float* dy_row = x_row + dp;
-  float* out_row = dy_row + dp;
-  float* out_row2 = out_row + dp;
-  std::vector<Vec> db_acc(s.state), dc_acc(s.state);
+  Scratch a_t(s.groups * plane);
+  for (int64_t g = 0; g < s.groups; ++g)
+    TransposeA(a_mat.typed_data() + g * s.width * s.state, s, a_t.data() + g * plane);
+  // Each row's dA goes to its own plane, summed below in row order: the result does not depend
+  // on which thread ran which row.
+  Scratch d_a_rows(rows * plane);
   const int64_t seq = s.length * s.width, seq_state = s.length * s.state;
   const int64_t ckpt_size = s.num_chunks * s.state * s.width;
-  for (int64_t g = 0; g < s.groups; ++g) {
-    TransposeA(a_mat.typed_data() + g * s.width * s.state, s, a_t);
-    std::fill(d_a_t, d_a_t + plane, 0.0f);
-    for (int64_t r = g * s.rows_per_group; r < (g + 1) * s.rows_per_group; ++r) {
+  auto make_worker = [&]() {
+    auto scratch = std::make_shared<Scratch>((2 + 2 * s.chunk) * plane + 5 * dp);
+    auto accumulators = std::make_shared<std::vector<Vec>>(2 * s.state);
+    return [&, scratch, accumulators](int64_t r) {
+      float* carry = scratch->data();
+      float* h = carry + plane;
+      float* states = h + plane;
+      float* decays = states + s.chunk * plane;
+      float* dt_row = decays + s.chunk * plane;
+      float* x_row = dt_row + dp;
+      float* dy_row = x_row + dp;
+      float* out_row = dy_row + dp;
+      float* out_row2 = out_row + dp;
       auto run = signed_gate ? BackwardRow<true> : BackwardRow<false>;
       run(x.typed_data() + r * seq, dt.typed_data() + r * seq, b_mat.typed_data() + r * seq_state,
           c_mat.typed_data() + r * seq_state, checkpoints.typed_data() + r * ckpt_size,
-          dy.typed_data() + r * seq, a_t, s, dx->typed_data() + r * seq,
-          ddt->typed_data() + r * seq, db->typed_data() + r * seq_state,
-          dc->typed_data() + r * seq_state, dh0->typed_data() + r * s.width * s.state, d_a_t,
-          states, decays, carry, h, dt_row, x_row, dy_row, out_row, out_row2, db_acc.data(),
-          dc_acc.data());
+          dy.typed_data() + r * seq, a_t.data() + (r / s.rows_per_group) * plane, s,
+          dx->typed_data() + r * seq, ddt->typed_data() + r * seq,
+          db->typed_data() + r * seq_state, dc->typed_data() + r * seq_state,
+          dh0->typed_data() + r * s.width * s.state, d_a_rows.data() + r * plane, states, decays,
+          carry, h, dt_row, x_row, dy_row, out_row, out_row2, accumulators->data(),
+          accumulators->data() + s.state);
+    };
+  };
+  ForEachRow(pool, rows, MaxWorkers(pool, max_threads), make_worker);
+  for (int64_t g = 0; g < s.groups; ++g) {
+    float* total = d_a_rows.data() + g * s.rows_per_group * plane;
+    for (int64_t r = 1; r < s.rows_per_group; ++r) {
+      const float* row = total + r * plane;
+      for (int64_t i = 0; i < plane; ++i) total[i] += row[i];
     }
     float* da_g = da->typed_data() + g * s.width * s.state;
     for (int64_t d = 0; d < s.width; ++d)
-      for (int64_t n = 0; n < s.state; ++n) da_g[d * s.state + n] = d_a_t[n * dp + d];
+      for (int64_t n = 0; n < s.state; ++n) da_g[d * s.state + n] = total[n * dp + d];
   }
   return ffi::Error::Success();
 }
@@ -349,6 +406,7 @@ ffi::Error SelectiveScanBackward(
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SsmSelectiveScanForward, SelectiveScanForward,
                               ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::Buffer<ffi::F32>>()  // x
                                   .Arg<ffi::Buffer<ffi::F32>>()  // dt
                                   .Arg<ffi::Buffer<ffi::F32>>()  // A
@@ -357,11 +415,13 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(SsmSelectiveScanForward, SelectiveScanForward,
                                   .Arg<ffi::Buffer<ffi::F32>>()  // h0
                                   .Attr<bool>("signed_gate")
                                   .Attr<int64_t>("checkpoint_every")
+                                  .Attr<int64_t>("max_threads")
                                   .Ret<ffi::Buffer<ffi::F32>>()  // y
                                   .Ret<ffi::Buffer<ffi::F32>>());  // checkpoints
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SsmSelectiveScanBackward, SelectiveScanBackward,
                               ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::Buffer<ffi::F32>>()  // x
                                   .Arg<ffi::Buffer<ffi::F32>>()  // dt
                                   .Arg<ffi::Buffer<ffi::F32>>()  // A
@@ -371,6 +431,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(SsmSelectiveScanBackward, SelectiveScanBackward,
                                   .Arg<ffi::Buffer<ffi::F32>>()  // dy
                                   .Attr<bool>("signed_gate")
                                   .Attr<int64_t>("checkpoint_every")
+                                  .Attr<int64_t>("max_threads")
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dx
                                   .Ret<ffi::Buffer<ffi::F32>>()  // ddt
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dA
