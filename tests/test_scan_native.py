@@ -197,3 +197,15 @@ def test_importing_scan_builds_and_loads_nothing():
   code = ("import sys; from ssm_expressivity.models import scan, mamba; "
           "assert 'ssm_expressivity.models.native_scan' not in sys.modules")
   subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_auto_without_a_compiler_warns_once_and_runs_chunked(monkeypatch, tmp_path):
+  monkeypatch.setattr(native_scan, "_library", None)
+  monkeypatch.setattr(native_scan, "_unavailable", None)
+  monkeypatch.setitem(scan.AUTO_METHOD, jax.default_backend(), "native")
+  monkeypatch.setenv("SSM_EXPRESSIVITY_CXX", str(tmp_path / "no-such-g++"))
+  args = _inputs(np.random.default_rng(7), 2, 5, 3, 2)
+  with pytest.warns(RuntimeWarning, match="runs 'chunked' instead"):
+    y = scan.selective_scan(*args, method="auto")
+  np.testing.assert_array_equal(y, scan.selective_scan(*args, method="chunked"))
+  assert not native_scan.available()  # decided once per process, no second warning or build

@@ -31,6 +31,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -52,6 +53,7 @@ _MAX_CHECKPOINT_EVERY = 64
 MAX_THREADS = 0
 
 _library = None  # the loaded ctypes library once its targets are registered
+_unavailable = None  # why "auto" found the kernel unavailable in this process, once it tried
 
 
 class NativeScanUnavailable(RuntimeError):
@@ -101,10 +103,14 @@ def build(cxx: str | None = None, directory: pathlib.Path | None = None) -> path
   library = directory / f"selective_scan_{key.hexdigest()[:20]}.so"
   if library.exists():
     return library
-  directory.mkdir(parents=True, exist_ok=True)
   # Compile to a temporary name and rename, so concurrent processes never load a partial file.
-  fd, partial = tempfile.mkstemp(suffix=".so", dir=directory)
-  os.close(fd)
+  try:
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(suffix=".so", dir=directory)
+    os.close(fd)
+  except OSError as error:
+    raise NativeScanUnavailable(f"scan method 'native': cannot write its cache {directory}: "
+                                f"{error} (set SSM_EXPRESSIVITY_NATIVE_CACHE)")
   command = [cxx_path, *CXX_FLAGS, "-isystem", jax.ffi.include_dir(), str(SOURCE), "-o", partial]
   try:
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -134,6 +140,24 @@ def ensure_registered() -> None:
                          (_BACKWARD_TARGET, library.SsmSelectiveScanBackward)):
     jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(symbol), platform="cpu")
   _library = library
+
+
+def available() -> bool:
+  """Whether the kernel builds and loads here; warns (once per process) with the reason if not.
+
+  "auto" on the CPU asks this and runs "chunked" when it is False.
+  """
+  global _unavailable
+  if _library is not None:
+    return True
+  if _unavailable is None:
+    try:
+      ensure_registered()
+      return True
+    except NativeScanUnavailable as error:
+      _unavailable = str(error)
+      warnings.warn(f"{error}; scan method 'auto' runs 'chunked' instead", RuntimeWarning)
+  return False
 
 
 def checkpoint_every(length: int, width: int, state: int) -> int:

@@ -531,7 +531,7 @@ def selective_scan(x, dt, A, B, C, h0=None, *, signed: bool = False, method: str
   Raises:
     native_scan.NativeScanUnavailable: for method "native" when its kernel cannot be built.
   """
-  method = resolve_method(method)
+  requested, method = method, resolve_method(method)
   chunk_size = _check_chunk_size(chunk_size)
   x, dt, A, B, C = (jnp.asarray(v) for v in (x, dt, A, B, C))
   if x.ndim != 3 or dt.shape != x.shape:
@@ -557,7 +557,9 @@ def selective_scan(x, dt, A, B, C, h0=None, *, signed: bool = False, method: str
   if method == "native":
     # Imported here so that importing scan never builds or loads the kernel.
     from ssm_expressivity.models import native_scan  # pylint: disable=import-outside-toplevel
-    return native_scan.selective_scan(x, dt, A, B, C, h0, signed)
+    if requested != "auto" or native_scan.available():
+      return native_scan.selective_scan(x, dt, A, B, C, h0, signed)
+    method = "chunked"  # "auto" without a compiler: the fastest XLA method (it warned once)
   if method == "sequential":
     scan_block = lambda x, dt, B, C, h0: _selective_sequential(x, dt, A, B, C, h0, signed)
   else:
