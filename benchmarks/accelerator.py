@@ -31,6 +31,11 @@ from ssm_expressivity.models import scan
 METHODS = ("associative", "chunked", "sequential")
 
 
+def methods_here() -> tuple[str, ...]:
+  """METHODS, and "native" on the CPU (its kernel is CPU only)."""
+  return METHODS + (("native",) if jax.default_backend() == "cpu" else ())
+
+
 def run(shapes: Sequence[bench_models.StackShape], repeats: int = 10,
         log: Callable[[str], None] = print) -> dict[str, Any]:
   """{"environment", "rows"}: per shape, tokens/s of auto and of every method."""
@@ -39,7 +44,7 @@ def run(shapes: Sequence[bench_models.StackShape], repeats: int = 10,
   for shape in shapes:
     tokens = shape.batch * shape.length
     row: dict[str, Any] = {**dataclasses.asdict(shape), "auto": scan.resolve_method("auto")}
-    for method in ("auto",) + METHODS:
+    for method in ("auto",) + methods_here():
       fn, args = bench_models._stack_case(shape, method)  # pylint: disable=protected-access
       timing = bench_models.measure_jax(fn, args, tokens, repeats)
       row[f"{method}_tokens_per_s"] = timing["tokens_per_s"]
@@ -51,7 +56,7 @@ def run(shapes: Sequence[bench_models.StackShape], repeats: int = 10,
     row["mambapy_tokens_per_s"] = None if reference is None else reference["tokens_per_s"]
     row["auto_over_mambapy"] = (None if reference is None
                                 else row["auto_tokens_per_s"] / reference["tokens_per_s"])
-    row["fastest"] = max(METHODS, key=lambda m: row[f"{m}_tokens_per_s"])
+    row["fastest"] = max(methods_here(), key=lambda m: row[f"{m}_tokens_per_s"])
     row["auto_is_fastest"] = row["fastest"] == row["auto"]
     rows.append(row)
     log(json.dumps(row))
@@ -62,18 +67,20 @@ def run(shapes: Sequence[bench_models.StackShape], repeats: int = 10,
 def format_markdown(result: dict[str, Any]) -> str:
   env = result["environment"]
   fmt = bench_models._fmt  # pylint: disable=protected-access
+  first = result["rows"][0] if result["rows"] else {}
+  methods = [m for m in METHODS + ("native",) if f"{m}_tokens_per_s" in first]
   lines = [f"# Mamba stack on {env['backend']} ({env['device']})", "",
            f"jax {env['jax']}; `auto` = `{env['auto_method']}` here; forward+backward of a "
            f"sum of squares, jit-compiled, median of {result['repeats']} runs after a warm-up "
            "(tokens/s). Load (1 min) "
            f"{fmt(env.get('load_average_1m'))} at the start, "
            f"{fmt(env.get('load_average_1m_at_end'))} at the end.", "",
-           "| batch | length | d_model | layers | auto | associative | chunked | sequential | "
-           "fastest | auto is fastest | mambapy | auto / mambapy |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| batch | length | d_model | layers | auto | " + " | ".join(methods) +
+           " | fastest | auto is fastest | mambapy | auto / mambapy |",
+           "|---|---|---|---|---|" + "---|" * len(methods) + "---|---|---|---|"]
   for r in result["rows"]:
     cells = [r["batch"], r["length"], r["d_model"], r["num_layers"]]
-    cells += [r[f"{m}_tokens_per_s"] for m in ("auto",) + METHODS]
+    cells += [r[f"{m}_tokens_per_s"] for m in ["auto"] + methods]
     cells += [r["fastest"], "yes" if r["auto_is_fastest"] else f"no (auto = {r['auto']})"]
     cells += [r.get("mambapy_tokens_per_s"), r.get("auto_over_mambapy")]
     lines.append("| " + " | ".join(fmt(c) for c in cells) + " |")

@@ -1,4 +1,4 @@
-"""The "native" selective scan: a C++ CPU kernel (native/selective_scan.cc) called through XLA's FFI.
+"""The "native" selective scan: a C++ CPU kernel (native/selective_scan.cc) through XLA's FFI.
 
 The kernel runs the loop over time itself, with a batch row's [D, N] state in L1 and the
 updates, exponentials and readout vectorized over d, so the scan is not L small XLA while-loop

@@ -43,8 +43,8 @@ import jax.numpy as jnp
 
 SCAN_METHODS = ("associative", "sequential", "chunked", "native", "auto")
 
-# Chosen from an in-process run of python -m experiments.benchmark under load 4-5 (the
-# benchmarks/cpu.json of before 2026-12-04). On the CPU, "chunked" is
+# CPU until 2026-12-04: "chunked", from an in-process run of python -m experiments.benchmark
+# under load 4-5 (the benchmarks/cpu.json of before 2026-12-04). On the CPU, "chunked" is
 # the fastest forward+backward of the Mamba stack (B=32, L=256, d_model=64, 2 layers: 25.1k
 # tokens/s vs 19.0k sequential and 5.6k associative) and of the selective scan at L=1024, is
 # within 20% of "sequential" on the scan alone at L <= 256, and holds the least memory (2.6% of
@@ -52,11 +52,19 @@ SCAN_METHODS = ("associative", "sequential", "chunked", "native", "auto")
 # The fair, idle per-process run (benchmarks/cpu-fair.md, 2026-12-04) has "sequential" 6-26% faster
 # than "chunked" at B32 L256 d64 2 layers and two suite shapes; not yet switched (one run,
 # and sequential keeps every state for the backward pass).
+# CPU: "native" since 2026-12-04, measured fastest side by side (benchmarks/native-cpu.jsonl:
+# python -m benchmarks.fair_vs_mambapy ours:METHOD SHAPE, each in its own process, native,
+# sequential, chunked alternating, two rounds, nice 19 under 1-minute load 3.5-6.2): median ms
+# of the Mamba stack's forward+backward, native vs chunked, at B32 L256 d_model 64 2 layers 230 vs
+# 313 and 248 vs 410 (1.4-1.7x), B32 L100 d16 1 layer 3.9 vs 14.2 and 5.2 vs 15.3 (3.0-3.6x),
+# B32 L50 d64 2.5x / 2.3x, B10 L100 d128 3.4x / 4.2x; native vs sequential 1.8-5.2x. Without
+# a C++ compiler "auto" falls back to "chunked" (with one warning); `linear_recurrence` runs
+# "chunked" for it either way.
 # GPU: "associative", measured fastest at the headline and all six suite shapes on one H200
 # (benchmarks/gpu-accelerator.md, 2026-12-04: sequential 4-16x and chunked 8-31x slower; a
 # loop of L small steps leaves the device idle). TPU: not measured; "associative" for the
 # same reason.
-AUTO_METHOD = {"cpu": "chunked", "gpu": "associative", "tpu": "associative"}
+AUTO_METHOD = {"cpu": "native", "gpu": "associative", "tpu": "associative"}
 
 DEFAULT_CHUNK_SIZE = 64
 
