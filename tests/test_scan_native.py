@@ -4,6 +4,7 @@ the error when no compiler is available."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -209,3 +210,24 @@ def test_auto_without_a_compiler_warns_once_and_runs_chunked(monkeypatch, tmp_pa
     y = scan.selective_scan(*args, method="auto")
   np.testing.assert_array_equal(y, scan.selective_scan(*args, method="chunked"))
   assert not native_scan.available()  # decided once per process, no second warning or build
+
+
+@needs_compiler
+def test_auto_with_several_devices_runs_chunked_not_a_gathered_kernel(tmp_path):
+  # Sharded over two forced host devices, "native" gathers (no sharding rule); "auto" must not.
+  code = """
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from ssm_expressivity.models import scan
+mesh = Mesh(np.array(jax.devices()), ("runs",))
+put = lambda v: jax.device_put(np.float32(v), NamedSharding(mesh, PartitionSpec("runs")))
+x, dt = put(np.ones((2, 1, 4, 3))), put(np.full((2, 1, 4, 3), 0.1))
+A, B = put(-np.ones((2, 3, 2))), put(np.ones((2, 1, 4, 2)))
+def hlo(method):
+  run = lambda *a: jnp.sum(scan.selective_scan(*a, method=method) ** 2)
+  grad = jax.jit(jax.vmap(jax.grad(run, argnums=(0, 2))))
+  return grad.lower(x, dt, A, B, B).compile().as_text()
+assert "all-gather" in hlo("native") and "all-gather" not in hlo("auto")
+"""
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  subprocess.run([sys.executable, "-c", code], check=True, timeout=300, env=env)

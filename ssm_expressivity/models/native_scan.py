@@ -18,6 +18,10 @@ nothing else in the package depends on the kernel.
 Under jax.vmap the FFI calls broadcast every operand to the vmapped axes
 (vmap_method="broadcast_all"); the kernel treats A's leading axes as independent groups of
 rows (A [G..., D, N], x [G..., B, L, D]) and sums dA within each group.
+
+The FFI calls have no sharding rule: in a program whose operands are sharded over several
+devices, XLA gathers them and runs the kernel whole on every device (correct, not parallel), so
+"auto" does not pick "native" when there is more than one device.
 """
 
 from __future__ import annotations

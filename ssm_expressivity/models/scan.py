@@ -58,8 +58,9 @@ SCAN_METHODS = ("associative", "sequential", "chunked", "native", "auto")
 # of the Mamba stack's forward+backward, native vs chunked, at B32 L256 d_model 64 2 layers 230 vs
 # 313 and 248 vs 410 (1.4-1.7x), B32 L100 d16 1 layer 3.9 vs 14.2 and 5.2 vs 15.3 (3.0-3.6x),
 # B32 L50 d64 2.5x / 2.3x, B10 L100 d128 3.4x / 4.2x; native vs sequential 1.8-5.2x. Without
-# a C++ compiler "auto" falls back to "chunked" (with one warning); `linear_recurrence` runs
-# "chunked" for it either way.
+# a C++ compiler (with one warning) or with more than one device (forced host devices: the
+# kernel has no sharding rule) "auto" runs "chunked" in selective_scan; `linear_recurrence`
+# runs "chunked" for "native" either way.
 # GPU: "associative", measured fastest at the headline and all six suite shapes on one H200
 # (benchmarks/gpu-accelerator.md, 2026-12-04: sequential 4-16x and chunked 8-31x slower; a
 # loop of L small steps leaves the device idle). TPU: not measured; "associative" for the
@@ -565,9 +566,12 @@ def selective_scan(x, dt, A, B, C, h0=None, *, signed: bool = False, method: str
   if method == "native":
     # Imported here so that importing scan never builds or loads the kernel.
     from ssm_expressivity.models import native_scan  # pylint: disable=import-outside-toplevel
-    if requested != "auto" or native_scan.available():
+    # "auto" runs "chunked" instead without a compiler (available() warned once), and with more
+    # than one device: the kernel has no sharding rule, so under a mesh XLA would gather its
+    # operands and run it whole on every device.
+    if requested != "auto" or (jax.device_count() == 1 and native_scan.available()):
       return native_scan.selective_scan(x, dt, A, B, C, h0, signed)
-    method = "chunked"  # "auto" without a compiler: the fastest XLA method (it warned once)
+    method = "chunked"
   if method == "sequential":
     scan_block = lambda x, dt, B, C, h0: _selective_sequential(x, dt, A, B, C, h0, signed)
   else:
