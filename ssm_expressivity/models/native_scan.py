@@ -47,8 +47,9 @@ CXX_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fno-mat
 _FORWARD_TARGET = "ssm_expressivity_selective_scan_forward"
 _BACKWARD_TARGET = "ssm_expressivity_selective_scan_backward"
 
-# The backward keeps a chunk's states and decays (2 * chunk * N * D floats) in a buffer that
-# should stay in L2 (1 MiB here): chunks are at most this many floats of one of them.
+# The backward keeps a chunk's states and its decays (chunk * N * D floats each) in buffers
+# that should stay in L2 (1 MiB here): each holds at most this many floats (16 positions at
+# D 128, N 16). 8k measured 10% slower, 128k the same.
 _CHUNK_STATE_ELEMENTS = 32768
 _MAX_CHECKPOINT_EVERY = 64
 
@@ -98,7 +99,8 @@ def build(cxx: str | None = None, directory: pathlib.Path | None = None) -> path
     version = subprocess.run([cxx_path, "--version"], capture_output=True, text=True,
                              check=True, timeout=60).stdout
   except (OSError, subprocess.SubprocessError) as error:
-    raise NativeScanUnavailable(f"scan method 'native': {cxx_path} --version failed: {error}")
+    raise NativeScanUnavailable(
+        f"scan method 'native': {cxx_path} --version failed: {error}") from error
   key = hashlib.sha256()
   for part in (SOURCE.read_bytes(), " ".join(CXX_FLAGS).encode(), version.encode(),
                jaxlib.__version__.encode(), platform.machine().encode(), _cpu_flags().encode()):
@@ -114,13 +116,13 @@ def build(cxx: str | None = None, directory: pathlib.Path | None = None) -> path
     os.close(fd)
   except OSError as error:
     raise NativeScanUnavailable(f"scan method 'native': cannot write its cache {directory}: "
-                                f"{error} (set SSM_EXPRESSIVITY_NATIVE_CACHE)")
+                                f"{error} (set SSM_EXPRESSIVITY_NATIVE_CACHE)") from error
   command = [cxx_path, *CXX_FLAGS, "-isystem", jax.ffi.include_dir(), str(SOURCE), "-o", partial]
   try:
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
   except (OSError, subprocess.SubprocessError) as error:
     os.unlink(partial)
-    raise NativeScanUnavailable(f"scan method 'native': compiling failed: {error}")
+    raise NativeScanUnavailable(f"scan method 'native': compiling failed: {error}") from error
   if result.returncode != 0:
     os.unlink(partial)
     raise NativeScanUnavailable(
@@ -139,7 +141,8 @@ def ensure_registered() -> None:
   try:
     library = ctypes.cdll.LoadLibrary(str(path))
   except OSError as error:
-    raise NativeScanUnavailable(f"scan method 'native': loading {path} failed: {error}")
+    raise NativeScanUnavailable(
+        f"scan method 'native': loading {path} failed: {error}") from error
   for target, symbol in ((_FORWARD_TARGET, library.SsmSelectiveScanForward),
                          (_BACKWARD_TARGET, library.SsmSelectiveScanBackward)):
     jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(symbol), platform="cpu")
