@@ -135,7 +135,7 @@ void TransposeA(const float* a_mat, const Shape& s, float* a_t) {
     for (int64_t n = 0; n < s.state; ++n) a_t[n * s.padded_width + d] = a_mat[d * s.state + n];
 }
 
-// One position's dt, x (and dy) rows into padded buffers; dtx = dt * x.
+// One position's row of x, dt or dy into a padded buffer (its padding lanes stay 0).
 inline void LoadRow(const float* src, int64_t width, float* dst) {
   std::memcpy(dst, src, width * sizeof(float));
 }
