@@ -22,7 +22,8 @@ import jax
 
 SHAPES = ("32,256,64,2", "32,100,16,1", "32,50,64,1", "10,100,128,1")
 QUICK_SHAPES = ("4,32,16,1",)
-IMPLS = ("ours:auto", "ours:chunked", "ours:sequential", "ours:associative", "mambapy")
+IMPLS = ("ours:auto", "ours:native", "ours:chunked", "ours:sequential", "ours:associative",
+         "mambapy")
 
 
 def run(shapes, impls, log=print) -> dict:
@@ -73,8 +74,14 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--quick", action="store_true", help="one tiny shape")
   parser.add_argument("--out", default="benchmarks", help="directory for cpu-fair.md and cpu-fair.json")
+  parser.add_argument("--impls", default=",".join(IMPLS),
+                      help=f"comma-separated implementations (default: all of {','.join(IMPLS)})")
   args = parser.parse_args()
-  result = run(QUICK_SHAPES if args.quick else SHAPES, IMPLS)
+  impls = args.impls.split(",")
+  unknown = [i for i in impls if i not in IMPLS]
+  if unknown:
+    parser.error(f"--impls: unknown {unknown}; valid: {', '.join(IMPLS)}")
+  result = run(QUICK_SHAPES if args.quick else SHAPES, impls)
   out = pathlib.Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
   (out / "cpu-fair.json").write_text(json.dumps(result, indent=1) + "\n")
