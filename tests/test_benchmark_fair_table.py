@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 
-
 def test_fair_table_quick_writes_one_row_per_implementation(tmp_path):
   done = subprocess.run([sys.executable, "-m", "benchmarks.fair_table", "--quick",
                          "--impls=ours:sequential,ours:chunked", f"--out={tmp_path}"],
