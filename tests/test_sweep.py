@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 
 from ssm_expressivity import configlib
 from ssm_expressivity.training import checkpoints
 from ssm_expressivity.training import loop
+from ssm_expressivity.training import steps
 from ssm_expressivity.training import sweep
 from ssm_expressivity.training.rundir import RunDir
 from tests_support import leaves_equal, max_difference, tiny_suite_config
@@ -129,7 +131,11 @@ def test_model_name_switches_the_field_set():
 # ---- a vmapped group equals its runs alone ----------------------------------------------------
 
 
-def test_group_runs_equal_the_runs_trained_alone(tmp_path):
+@pytest.mark.parametrize("runs_axis", steps.RUNS_AXIS_METHODS)
+def test_group_runs_equal_the_runs_trained_alone(tmp_path, monkeypatch, runs_axis):
+  # Both ways of stepping the runs axis in one program, whichever this backend picks.
+  monkeypatch.setitem(steps.RUNS_AXIS, jax.default_backend(), runs_axis)
+  assert steps.runs_axis_method(1) == runs_axis
   configs = [
       tiny_suite_config(**{"optim.learning_rate": 1e-2, "seed": 0, "eval_every": 10}),
       tiny_suite_config(**{"optim.learning_rate": 3e-3, "seed": 1, "num_steps": 30,
@@ -153,6 +159,13 @@ def test_group_runs_equal_the_runs_trained_alone(tmp_path):
         assert np.isclose(value, group[i].eval_metrics[split][key], rtol=1e-5), (split, key)
   # The runs really differ, so the comparison can fail.
   assert max_difference(group[0].params, group[2].params) > 1e-3
+
+
+def test_runs_axis_is_vmap_over_devices_and_refuses_unknown_methods():
+  assert steps.runs_axis_method(8) == "vmap"  # a loop over a sharded runs axis would gather it
+  assert steps.runs_axis_method(1, num_runs=1) == "vmap"
+  with pytest.raises(ValueError, match="runs_axis must be one of"):
+    steps.make_group_train_step(None, None, None, shared_batch=True, runs_axis="scan")
 
 
 # ---- devices, processes, kills ---------------------------------------------------------------

@@ -5,8 +5,9 @@
 
 A group is a list of runs whose array shapes agree (they differ only in `GROUP_FIELDS`: seed,
 optimizer numbers, step budget, stop rules). Their train states are stacked on a leading runs
-axis and trained by one vmapped step; each run keeps its own workdir (config, vocab, metrics,
-checkpoints, best), so evaluation and reports treat any run of a group like a run of its own.
+axis and trained by one jitted step (vmapped, or a lax.map over the runs on one CPU device:
+`steps.RUNS_AXIS`); each run keeps its own workdir (config, vocab, metrics, checkpoints, best),
+so evaluation and reports treat any run of a group like a run of its own.
 A run that meets its stop rule, or diverges, is frozen while the others go on. Batches are a
 pure function of (seed, step), and each run's step, progress record and optimizer numbers are
 in its checkpoint, so a group that is killed and restarted resumes to bit-identical states.
@@ -127,7 +128,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
 
 def train_group(runs: Sequence[RunSpec], *, stop_at_step: int | None = None) -> list[RunResult]:
-  """Trains every run of `runs` in one vmapped program (see the module docstring)."""
+  """Trains every run of `runs` in one program (see the module docstring)."""
   configs = [spec.config for spec in runs]
   for config in configs:
     configlib.validate(config)
@@ -215,8 +216,9 @@ class _GroupTrainer:
     self.healthy = self.placement.put(np.ones(self.placement.num_runs, bool),
                                       self.placement.runs_sharding)
     self.shared_batch = len({spec.config.seed for spec in self.specs}) == 1
-    step_fn = steps_lib.make_group_train_step(self.model, self.objective, self.spec,
-                                              self.shared_batch)
+    step_fn = steps_lib.make_group_train_step(
+        self.model, self.objective, self.spec, self.shared_batch,
+        runs_axis=steps_lib.runs_axis_method(self.placement.mesh.size, self.placement.num_runs))
     sharding = self.placement.runs_sharding
     self.step_fn = jax.jit(step_fn, donate_argnums=(0, 3),
                            out_shardings=(sharding, sharding, sharding))
