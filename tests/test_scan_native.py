@@ -17,22 +17,12 @@ import pytest
 from ssm_expressivity.models import mamba
 from ssm_expressivity.models import native_scan
 from ssm_expressivity.models import scan
-from test_scan import reference_selective
+from test_scan import _selective_inputs, reference_selective
 
 needs_compiler = pytest.mark.skipif(shutil.which(native_scan.compiler()) is None,
                                     reason="no C++ compiler for the native scan")
 
 ARGNUMS = tuple(range(6))
-
-
-def _inputs(rng, batch, length, width, state):
-  x = rng.normal(size=(batch, length, width))
-  dt = rng.uniform(0.01, 1.5, size=(batch, length, width))
-  A = -rng.uniform(0.1, 2.0, size=(width, state))
-  B = rng.normal(size=(batch, length, state))
-  C = rng.normal(size=(batch, length, state))
-  h0 = rng.normal(size=(batch, width, state))
-  return x, dt, A, B, C, h0
 
 
 def _f32(args):
@@ -54,7 +44,7 @@ SHAPES = [(2, 19, 3, 4), (3, 1, 5, 3), (1, 67, 9, 7), (2, 130, 20, 16), (2, 33, 
 @needs_compiler
 def test_values_and_gradients_match_float64(shape, signed):
   rng = np.random.default_rng(0)
-  args = _inputs(rng, *shape)
+  args = _selective_inputs(rng, *shape)
   dy = rng.normal(size=args[0].shape)
   y = scan.selective_scan(*args, signed=signed, method="native")
   assert y.dtype == jnp.float32 and y.shape == args[0].shape
@@ -80,7 +70,7 @@ def test_values_and_gradients_match_float64(shape, signed):
 @needs_compiler
 def test_gradients_equal_the_sequential_method(signed):
   rng = np.random.default_rng(1)
-  args = _inputs(rng, 3, 70, 12, 16)
+  args = _selective_inputs(rng, 3, 70, 12, 16)
   dy = rng.normal(size=args[0].shape)
   for got, want in zip(_grads("native", args, dy, signed), _grads("sequential", args, dy, signed)):
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * float(jnp.abs(want).max()))
@@ -89,7 +79,7 @@ def test_gradients_equal_the_sequential_method(signed):
 @needs_compiler
 def test_without_h0_starts_from_zero():
   rng = np.random.default_rng(2)
-  x, dt, A, B, C, h0 = _inputs(rng, 2, 11, 4, 3)
+  x, dt, A, B, C, h0 = _selective_inputs(rng, 2, 11, 4, 3)
   y = scan.selective_scan(x, dt, A, B, C, method="native")
   np.testing.assert_allclose(y, reference_selective(x, dt, A, B, C, 0 * h0, False), rtol=1e-5,
                              atol=1e-5)
@@ -104,7 +94,7 @@ def test_without_h0_starts_from_zero():
 def test_vmap_of_grad_equals_a_loop_of_grads():
   # Every input differs along the vmapped (runs) axis, A included, as in a vmapped train step.
   rng = np.random.default_rng(3)
-  runs = [_f32(_inputs(rng, 2, 13, 5, 6)) for _ in range(3)]
+  runs = [_f32(_selective_inputs(rng, 2, 13, 5, 6)) for _ in range(3)]
   dy = jnp.float32(rng.normal(size=(3, 2, 13, 5)))
 
   def grad_fn(args, dy):
@@ -122,7 +112,7 @@ def test_vmap_of_grad_equals_a_loop_of_grads():
 def test_vmap_over_data_with_shared_parameters():
   # Only x is vmapped: A, B, C, h0 are shared, so their gradients sum over the mapped axis.
   rng = np.random.default_rng(4)
-  x, dt, A, B, C, h0 = _f32(_inputs(rng, 2, 9, 4, 3))
+  x, dt, A, B, C, h0 = _f32(_selective_inputs(rng, 2, 9, 4, 3))
   xs = jnp.stack([x, 2 * x, -x])
 
   def loss(A, B, method):
@@ -167,7 +157,7 @@ def test_missing_compiler_raises_one_clear_error(monkeypatch, tmp_path):
   monkeypatch.setattr(native_scan, "_library", None)  # as in a fresh process
   monkeypatch.setenv("SSM_EXPRESSIVITY_CXX", str(tmp_path / "no-such-g++"))
   monkeypatch.setenv("SSM_EXPRESSIVITY_NATIVE_CACHE", str(tmp_path / "cache"))
-  x, dt, A, B, C, h0 = _inputs(np.random.default_rng(6), 1, 3, 2, 2)
+  x, dt, A, B, C, h0 = _selective_inputs(np.random.default_rng(6), 1, 3, 2, 2)
   with pytest.raises(native_scan.NativeScanUnavailable, match="needs a C\\+\\+ compiler"):
     scan.selective_scan(x, dt, A, B, C, h0, method="native")
   # The other methods do not need it.
@@ -205,7 +195,7 @@ def test_auto_without_a_compiler_warns_once_and_runs_chunked(monkeypatch, tmp_pa
   monkeypatch.setattr(native_scan, "_unavailable", None)
   monkeypatch.setitem(scan.AUTO_METHOD, jax.default_backend(), "native")
   monkeypatch.setenv("SSM_EXPRESSIVITY_CXX", str(tmp_path / "no-such-g++"))
-  args = _inputs(np.random.default_rng(7), 2, 5, 3, 2)
+  args = _selective_inputs(np.random.default_rng(7), 2, 5, 3, 2)
   with pytest.warns(RuntimeWarning, match="runs 'chunked' instead"):
     y = scan.selective_scan(*args, method="auto")
   np.testing.assert_array_equal(y, scan.selective_scan(*args, method="chunked"))
