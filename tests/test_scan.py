@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ssm_expressivity.models import scan
+from tests_support import directional_difference
 
 METHODS = ("associative", "sequential", "chunked", "auto")
 
@@ -93,14 +94,9 @@ def test_reverse_recurrence_oracle_matches_finite_differences():
   dh = rng.normal(size=a.shape)
   grads = reference_recurrence_grads(a, b, h0, dh)
   loss = lambda a, b, h0: np.sum(reference_recurrence(a, b, h0) * dh)
-  eps = 1e-6
   for i, arg in enumerate((a, b, h0)):
     v = rng.normal(size=arg.shape)
-    args_plus = [a, b, h0]
-    args_minus = [a, b, h0]
-    args_plus[i] = arg + eps * v
-    args_minus[i] = arg - eps * v
-    fd = (loss(*args_plus) - loss(*args_minus)) / (2 * eps)
+    fd = directional_difference(loss, (a, b, h0), i, v)
     np.testing.assert_allclose(np.sum(grads[i] * v), fd, rtol=1e-6)
 
 
@@ -174,14 +170,10 @@ def test_selective_scan_values_and_gradients_match_float64(method, signed):
 
   grads = jax.jit(jax.grad(loss, argnums=tuple(range(6))))(*(jnp.float32(v) for v in args))
   ref_loss = lambda *a: np.sum(reference_selective(*a, signed) * dy)
-  eps = 1e-6
   for i, grad in enumerate(grads):
     # Directional derivative along a random direction, by float64 central differences.
     v = rng.normal(size=args[i].shape)
-    plus, minus = list(args), list(args)
-    plus[i] = args[i] + eps * v
-    minus[i] = args[i] - eps * v
-    fd = (ref_loss(*plus) - ref_loss(*minus)) / (2 * eps)
+    fd = directional_difference(ref_loss, args, i, v)
     np.testing.assert_allclose(np.sum(np.asarray(grad, np.float64) * v), fd, rtol=2e-4,
                                atol=1e-4)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ssm_expressivity.models import scan
+from tests_support import directional_difference
 
 METHODS = ("associative", "sequential", "chunked", "auto")
 
@@ -92,16 +93,12 @@ def test_jax_complex_gradient_convention_against_finite_differences(method):
     return jnp.sum(v * jnp.abs(h) ** 2 + jnp.real(w * h))
 
   grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(*_c64(a, b, h0))
-  eps = 1e-6
   for i, grad in enumerate(grads):
     args = [a, b, h0]
     direction = rng.normal(size=args[i].shape)
     grad = np.asarray(grad, np.complex128)
     for part, unit in (("real", 1.0), ("imaginary", 1j)):
-      plus, minus = list(args), list(args)
-      plus[i] = args[i] + eps * unit * direction
-      minus[i] = args[i] - eps * unit * direction
-      fd = (np_loss(*plus) - np_loss(*minus)) / (2 * eps)
+      fd = directional_difference(np_loss, args, i, unit * direction)
       got = np.sum(grad.real * direction) if part == "real" else -np.sum(grad.imag * direction)
       np.testing.assert_allclose(got, fd, rtol=1e-4, atol=1e-4, err_msg=f"arg {i}, {part}")
 
@@ -113,13 +110,9 @@ def test_the_complex128_oracle_matches_finite_differences():
   w = _complex(rng, a.shape)
   grads = reference_cotangents(a, b, h0, w)
   np_loss = lambda a, b, h0: np.sum(np.real(w * reference(a, b, h0)))
-  eps = 1e-6
   for i, grad in enumerate(grads):
     direction = _complex(rng, grad.shape)
-    args_plus, args_minus = [a, b, h0], [a, b, h0]
-    args_plus[i] = args_plus[i] + eps * direction
-    args_minus[i] = args_minus[i] - eps * direction
-    fd = (np_loss(*args_plus) - np_loss(*args_minus)) / (2 * eps)
+    fd = directional_difference(np_loss, (a, b, h0), i, direction)
     # dL = Re(sum(cotangent * dz)): the pairing of JAX's convention.
     np.testing.assert_allclose(np.real(np.sum(grad * direction)), fd, rtol=1e-6)
 

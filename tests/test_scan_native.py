@@ -18,6 +18,7 @@ from ssm_expressivity.models import mamba
 from ssm_expressivity.models import native_scan
 from ssm_expressivity.models import scan
 from test_scan import _selective_inputs, reference_selective
+from tests_support import directional_difference
 
 needs_compiler = pytest.mark.skipif(shutil.which(native_scan.compiler()) is None,
                                     reason="no C++ compiler for the native scan")
@@ -53,15 +54,11 @@ def test_values_and_gradients_match_float64(shape, signed):
 
   grads = _grads("native", args, dy, signed)
   ref_loss = lambda *a: np.sum(reference_selective(*a, signed) * dy)
-  eps = 1e-6
   for i, grad in enumerate(grads):
     assert grad.shape == args[i].shape
     # Directional derivative along a random direction, by float64 central differences.
     v = rng.normal(size=args[i].shape)
-    plus, minus = list(args), list(args)
-    plus[i] = args[i] + eps * v
-    minus[i] = args[i] - eps * v
-    fd = (ref_loss(*plus) - ref_loss(*minus)) / (2 * eps)
+    fd = directional_difference(ref_loss, args, i, v)
     np.testing.assert_allclose(np.sum(np.asarray(grad, np.float64) * v), fd, rtol=2e-4,
                                atol=1e-4 * max(1.0, abs(fd)))
 

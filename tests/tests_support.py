@@ -39,3 +39,12 @@ def max_difference(a, b) -> float:
       lambda x, y: float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64))))
       if np.asarray(x).size else 0.0, a, b)
   return max(jax.tree_util.tree_leaves(diffs), default=0.0)
+
+
+def directional_difference(loss, args, i, direction, eps=1e-6) -> float:
+  """Central difference of loss(*args) along `direction` in argument i (a float64 oracle for
+  the directional derivative sum(grad_i * direction))."""
+  plus, minus = list(args), list(args)
+  plus[i] = args[i] + eps * direction
+  minus[i] = args[i] - eps * direction
+  return (loss(*plus) - loss(*minus)) / (2 * eps)
