@@ -41,22 +41,23 @@ def run(shapes: Sequence[bench_models.StackShape], repeats: int = 10,
   """{"environment", "rows"}: per shape, tokens/s of auto and of every method."""
   env = bench_models.environment()
   rows = []
+  methods = methods_here()
+  # mambapy (torch) on the same backend, when it is installed: the ratio column.
+  torch_device = "cuda" if jax.default_backend() == "gpu" else "cpu"
   for shape in shapes:
     tokens = shape.batch * shape.length
     row: dict[str, Any] = {**dataclasses.asdict(shape), "auto": scan.resolve_method("auto")}
-    for method in ("auto",) + methods_here():
+    for method in ("auto",) + methods:
       fn, args = bench_models._stack_case(shape, method)  # pylint: disable=protected-access
       timing = bench_models.measure_jax(fn, args, tokens, repeats)
       row[f"{method}_tokens_per_s"] = timing["tokens_per_s"]
       row[f"{method}_temp_mib"] = timing["temp_mib"]
       row[f"{method}_compile_s"] = timing["compile_s"]
-    # mambapy (torch) on the same backend, when it is installed: the ratio column.
-    torch_device = "cuda" if jax.default_backend() == "gpu" else "cpu"
     reference = bench_models.measure_mambapy(shape, repeats, device=torch_device)
     row["mambapy_tokens_per_s"] = None if reference is None else reference["tokens_per_s"]
     row["auto_over_mambapy"] = (None if reference is None
                                 else row["auto_tokens_per_s"] / reference["tokens_per_s"])
-    row["fastest"] = max(methods_here(), key=lambda m: row[f"{m}_tokens_per_s"])
+    row["fastest"] = max(methods, key=lambda m: row[f"{m}_tokens_per_s"])
     row["auto_is_fastest"] = row["fastest"] == row["auto"]
     rows.append(row)
     log(json.dumps(row))

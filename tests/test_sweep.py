@@ -135,7 +135,7 @@ def test_model_name_switches_the_field_set():
 def test_group_runs_equal_the_runs_trained_alone(tmp_path, monkeypatch, runs_axis):
   # Both ways of stepping the runs axis in one program, whichever this backend picks.
   monkeypatch.setitem(steps.RUNS_AXIS, jax.default_backend(), runs_axis)
-  assert steps.runs_axis_method(1) == runs_axis
+  assert steps.runs_axis_method(1, num_runs=3) == runs_axis
   configs = [
       tiny_suite_config(**{"optim.learning_rate": 1e-2, "seed": 0, "eval_every": 10}),
       tiny_suite_config(**{"optim.learning_rate": 3e-3, "seed": 1, "num_steps": 30,
@@ -162,7 +162,7 @@ def test_group_runs_equal_the_runs_trained_alone(tmp_path, monkeypatch, runs_axi
 
 
 def test_runs_axis_is_vmap_over_devices_and_refuses_unknown_methods():
-  assert steps.runs_axis_method(8) == "vmap"  # a loop over a sharded runs axis would gather it
+  assert steps.runs_axis_method(8, num_runs=12) == "vmap"  # a loop over a sharded runs axis would gather it
   assert steps.runs_axis_method(1, num_runs=1) == "vmap"
   with pytest.raises(ValueError, match="runs_axis must be one of"):
     steps.make_group_train_step(None, None, None, shared_batch=True, runs_axis="scan")

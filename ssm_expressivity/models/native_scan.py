@@ -171,7 +171,7 @@ def checkpoint_every(length: int, width: int, state: int) -> int:
   """Positions per checkpoint: the longest chunk whose states fit the L2 budget, balanced."""
   from ssm_expressivity.models import scan  # pylint: disable=import-outside-toplevel
   limit = max(4, min(_MAX_CHECKPOINT_EVERY, _CHUNK_STATE_ELEMENTS // max(width * state, 1)))
-  return scan.balanced_chunk(length, min(limit, length))
+  return scan.balanced_chunk(length, limit)
 
 
 def _attributes(signed, every):

@@ -49,9 +49,8 @@ SCAN_METHODS = ("associative", "sequential", "chunked", "native", "auto")
 # tokens/s vs 19.0k sequential and 5.6k associative) and of the selective scan at L=1024, is
 # within 20% of "sequential" on the scan alone at L <= 256, and holds the least memory (2.6% of
 # associative's temp at L=1024).
-# The fair, idle per-process run (benchmarks/cpu-fair.md, 2026-12-04) has "sequential" 6-26% faster
-# than "chunked" at B32 L256 d64 2 layers and two suite shapes; not yet switched (one run,
-# and sequential keeps every state for the backward pass).
+# A fair, idle per-process run (benchmarks/cpu-fair.md, 2026-12-04 00:14) then had "sequential"
+# 6-26% faster than "chunked" at B32 L256 d64 2 layers and two suite shapes.
 # CPU: "native" since 2026-12-04, measured fastest side by side (benchmarks/native-cpu.jsonl:
 # python -m benchmarks.fair_vs_mambapy ours:METHOD SHAPE, each in its own process, native,
 # sequential, chunked alternating, two rounds, nice 19 under 1-minute load 3.5-6.2): median ms

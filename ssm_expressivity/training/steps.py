@@ -74,7 +74,7 @@ RUNS_AXIS = {"cpu": "map", "gpu": "vmap", "tpu": "vmap"}
 RUNS_AXIS_METHODS = ("vmap", "map")
 
 
-def runs_axis_method(num_devices: int, num_runs: int = 2) -> str:
+def runs_axis_method(num_devices: int, num_runs: int) -> str:
   """The RUNS_AXIS method of this backend; "vmap" when the runs are spread over devices (a
   loop over a sharded axis would gather it onto every device) and for a single run (a
   one-trip loop only adds copies of the state in and out of it)."""
