@@ -80,10 +80,14 @@ class Task:
     return n // size if self.config.data.drop_remainder else -(-n // size)
 
   def num_steps(self) -> int:
-    """config.num_epochs epochs of the train set when set, else config.num_steps."""
+    """config.num_epochs epochs of the train set when set, else config.num_steps; at most
+    config.max_steps when that is set."""
     if self.config.num_epochs > 0:
-      return self.config.num_epochs * self.steps_per_epoch
-    return self.config.num_steps
+      steps = self.config.num_epochs * self.steps_per_epoch
+    else:
+      steps = self.config.num_steps
+    cap = self.config.get("max_steps", 0)
+    return min(steps, cap) if cap > 0 else steps
 
   def train_source(self, step: int, seed: int) -> tuple[Dataset, np.ndarray]:
     """(dataset, rows) of the batch of optimizer step `step` (0-based) of a run seeded `seed`.

@@ -43,7 +43,7 @@ from ssm_expressivity.training.rundir import CheckpointError, RunDir, config_to_
 GROUP_FIELDS = ("seed", "optim.learning_rate", "optim.weight_decay", "optim.b1", "optim.b2",
                 "optim.eps", "optim.grad_clip_norm", "optim.warmup_steps",
                 "optim.plateau_factor", "optim.plateau_patience", "num_steps", "num_epochs",
-                "stop_at_accuracy", "early_stop_patience", "tensorboard")
+                "max_steps", "stop_at_accuracy", "early_stop_patience", "tensorboard")
 
 
 class TrainingDiverged(RuntimeError):

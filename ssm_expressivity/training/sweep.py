@@ -171,6 +171,8 @@ def describe(point: Point, group: int) -> dict[str, Any]:
     record["num_epochs"] = c.num_epochs
   else:
     record["num_steps"] = c.num_steps
+  if c.get("max_steps", 0) > 0:
+    record["max_steps"] = c.max_steps
   return record
 
 
