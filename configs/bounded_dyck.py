@@ -7,17 +7,20 @@ Paper tier (the default): Dyck(8, 10), train lengths up to 700, dev (same length
 (701..1400); the official optimizer, schedule and stop rules below; get_sweep gives the 18 runs
 (d_model 20..100 x 1, 2 layers); reported metric: close accuracy of the final model.
 --config.output_head=none: no output projection, as the official model.
+"cpu": the same 18 runs, optimizer, schedule and stop rules on a quarter of the data
+(CPU_SIZES token budgets instead of the paper's 2M / 200k / 1M).
 """
 
 from ssm_expressivity import configlib
 
 WIDTHS = tuple(range(20, 101, 10))
 LEARNING_RATE = {1: 1e-4, 2: 1e-3}  # per number of layers
+CPU_SIZES = {"train": 500000, "dev": 50000, "test": 250000}  # tokens, END included
 
 
 def get_config(arg: str = ""):
   args = configlib.parse_arg(arg, config_name="bounded_dyck", choices={
-      "tier": ("paper", "quick"), "model": configlib.model_choices()})
+      "tier": configlib.TIERS, "model": configlib.model_choices()})
   config = configlib.base_config(args["model"] or "mamba")
   config.experiment = "bounded_dyck"
   config.data.language = "bounded_dyck"
@@ -47,6 +50,9 @@ def get_config(arg: str = ""):
   config.checkpoint_every = 5000
   config.best_split = "dev"
   config.best_metric = "loss"
+  if args["tier"] == "cpu":
+    config.tier = "cpu"
+    config.data.sizes = dict(CPU_SIZES)
   if args["tier"] == "quick":
     # Token budgets (END included) instead of the paper's 2M / 200k / 1M.
     config.data.sizes = {"train": 200000, "dev": 20000, "test": 40000}
@@ -64,9 +70,10 @@ def get_config(arg: str = ""):
 
 
 def get_sweep(arg: str = ""):
-  """The official runs: widths 20..100 step 10 x 1 and 2 layers (lr by depth)."""
+  """The official runs: widths 20..100 step 10 x 1 and 2 layers (lr by depth); the cpu tier
+  trains the same runs."""
   configlib.parse_arg(arg, config_name="bounded_dyck", choices={
-      "tier": ("paper", "quick"), "model": configlib.model_choices()})
+      "tier": configlib.TIERS, "model": configlib.model_choices()})
   return [{"model.num_layers": layers, "model.d_model": width,
            "optim.learning_rate": LEARNING_RATE[layers]}
           for layers in (1, 2) for width in WIDTHS]

@@ -10,6 +10,8 @@ import pytest
 
 from configs import counter, non_star_free, star_free
 from ssm_expressivity import configlib
+from ssm_expressivity import protocol
+from ssm_expressivity.data import pipeline
 from ssm_expressivity.training import objectives
 from ssm_expressivity.training import sweep
 
@@ -144,3 +146,27 @@ def test_dry_run_lists_the_official_grid(tmp_path):
   assert points == {(n, d, lr) for n in (1, 2, 3) for d in (16, 64, 128)
                     for lr in (3e-4, 1e-4, 1e-3)}
   assert {r["num_epochs"] for r in runs} == {100} and {r["loss"] for r in runs} == {"mse"}
+
+
+@pytest.mark.parametrize("arg, expected_steps", [
+    ("tomita4", 100 * 313),  # the paper tier: 100 epochs of 10000 words in batches of 32
+    ("tomita4,cpu", 800),  # the cpu tier caps the official epochs at CPU_MAX_STEPS
+    ("aa_star,cpu", 50 * 8),  # 250 words: the official 50 epochs stay under the cap
+])
+def test_cpu_tier_caps_the_official_epochs(arg, expected_steps):
+  module = star_free if arg.startswith("tomita") else non_star_free
+  config = module.get_config(arg)
+  fields = objectives.from_config(config).fields
+  assert pipeline.load_task(config, fields).num_steps() == expected_steps
+
+
+def test_cpu_tier_has_the_81_cells_of_the_agreement_score():
+  cells = set()
+  for module, members in ((star_free, configlib.STAR_FREE),
+                          (non_star_free, configlib.NON_STAR_FREE),
+                          (counter, configlib.COUNTER)):
+    for language in members:
+      grid = module.get_sweep(f"{language},cpu")
+      assert len(grid) == 2 * len(protocol.CPU_DEPTHS)  # two learning rates per depth
+      cells |= {(language, p["model.num_layers"]) for p in grid}
+  assert len(cells) == 81

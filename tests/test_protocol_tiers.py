@@ -10,6 +10,7 @@ from configs import bounded_dyck, flip_flop
 from ssm_expressivity import configlib
 from ssm_expressivity import reproduce
 from ssm_expressivity.models import tagger
+from ssm_expressivity.reproduce import flip_flop as flip_flop_report
 from ssm_expressivity.training import monitor as monitor_lib
 from ssm_expressivity.training import objectives
 
@@ -28,6 +29,28 @@ def test_flip_flop_paper_tier_is_the_official_run():
   assert config.num_steps > 137600  # past the paper's second zero-error step
 
 
+def test_flip_flop_cpu_tier_is_the_official_run_evaluated_less_often():
+  paper, cpu = flip_flop.get_config(""), flip_flop.get_config("cpu")
+  configlib.validate(cpu)
+  assert cpu.tier == "cpu" and cpu.stop_at_accuracy == 1.0 and cpu.eval_every == 1000
+  assert cpu.num_steps > 137600  # past the paper's second zero-error step
+  for field in ("model.num_layers", "model.d_model", "optim.learning_rate",
+                "optim.weight_decay", "optim.decay_mask", "loss", "batch_size",
+                "data.train.max_length", "data.eval.val.num_words"):
+    assert cpu[field] == paper[field], field  # ml_collections reads dotted paths
+
+
+def test_first_zero_error_step_per_split():
+  records = [{"step": 100, "loss": 0.3},
+             {"step": 1000, "split": "val", "strict_acc": 0.5},
+             {"step": 1000, "split": "val_sparse", "strict_acc": 0.2},
+             {"step": 2000, "split": "val", "strict_acc": 1.0},
+             {"step": 2000, "split": "val_sparse", "strict_acc": 0.9},
+             {"step": 3000, "split": "val", "strict_acc": 0.99},
+             {"step": 3000, "split": "val_sparse", "strict_acc": 0.99}]
+  assert flip_flop_report.first_zero_error(records) == {"val": 2000, "val_sparse": None}
+
+
 def test_bounded_dyck_paper_grid_and_settings():
   config = bounded_dyck.get_config("")
   configlib.validate(config)
@@ -42,6 +65,19 @@ def test_bounded_dyck_paper_grid_and_settings():
   assert {p["optim.learning_rate"] for p in grid if p["model.num_layers"] == 2} == {1e-3}
   runs = reproduce.build("bounded_dyck", "paper").runs
   assert len(runs) == 18 and runs["mamba1_d70"].optim.learning_rate == 1e-4
+
+
+def test_bounded_dyck_cpu_tier_is_the_paper_protocol_on_less_data():
+  paper, cpu = bounded_dyck.get_config(""), bounded_dyck.get_config("cpu")
+  configlib.validate(cpu)
+  assert cpu.tier == "cpu" and dict(cpu.data.sizes) == bounded_dyck.CPU_SIZES
+  for field in ("batch_size", "num_epochs", "early_stop_patience", "optim.plateau_factor",
+                "optim.plateau_patience", "optim.weight_decay", "best_split", "best_metric",
+                "data.params.k", "data.params.depth"):
+    assert cpu[field] == paper[field], field
+  runs = reproduce.build("bounded_dyck", "cpu").runs
+  assert len(runs) == 18 and runs["mamba2_d40"].optim.learning_rate == 1e-3
+  assert all(dict(r.data.sizes) == bounded_dyck.CPU_SIZES for r in runs.values())
 
 
 def test_plateau_and_early_stop_on_a_scripted_dev_loss():
@@ -75,3 +111,32 @@ def test_no_output_projection_uses_the_hidden_states():
   batch = {"next_sets": jnp.ones((1, 2, 3), jnp.int32)}
   assert list(np.asarray(objective.position_correct(jnp.asarray(logits), batch))[0]) == [
       True, False]
+
+
+def test_flip_flop_report_has_the_zero_error_steps_and_the_curve(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  run = tmp_path / "mamba1"
+  run.mkdir()
+  records = [{"step": s, "split": split, "strict_acc": acc}
+             for s, accs in ((1000, (0.4, 0.1)), (2000, (1.0, 0.7)), (3000, (1.0, 1.0)))
+             for split, acc in zip(("val", "val_sparse"), accs)]
+  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+  config = flip_flop.get_config("cpu")
+  final = {"strict_acc": 1.0, "min_length": 512, "max_length": 512}
+  ctx = reproduce.Context({"mamba1": {"val": final, "val_sparse": final}},
+                          {"mamba1": config}, tmp_path, {})
+  text = flip_flop_report.report(ctx)
+  assert "| val | 0.8 | 512-512 | 100.0 | 2000 | 103000 |" in text
+  assert "| val_sparse | 0.98 | 512-512 | 100.0 | 3000 | 137000 |" in text
+  assert (tmp_path / "flip_flop_error.png").stat().st_size > 1000
+
+
+def test_bounded_dyck_report_draws_close_accuracy_vs_width(tmp_path):
+  from ssm_expressivity.reproduce import bounded_dyck as bounded_dyck_report  # pylint: disable=g-import-not-at-top
+  runs = reproduce.build("bounded_dyck", "cpu").runs
+  chosen = {name: runs[name] for name in ("mamba1_d20", "mamba1_d30", "mamba2_d20")}
+  results = {name: {"dev": {"close_acc": 0.5}, "test": {"close_acc": 0.25}} for name in chosen}
+  text = bounded_dyck_report.report(reproduce.Context(results, chosen, tmp_path, {}))
+  assert "| mamba1_d20 | 20 | dev | 50.0 | 74.3 |" in text
+  assert "| mamba1_d30 | 30 | test | 25.0 | 72.8 |" in text
+  assert (tmp_path / "close_acc_vs_width.png").stat().st_size > 1000

@@ -9,10 +9,11 @@ from ssm_expressivity.reproduce.base import Context, Experiment, load_config, pc
 
 
 def build(tier: str = "paper", num_layers: int | None = None) -> Experiment:
-  """paper: the 18 official runs (d_model 20..100 x 1, 2 layers); quick: one per depth."""
+  """paper and cpu: the 18 official runs (d_model 20..100 x 1, 2 layers); quick: one per
+  depth."""
   runs = {}
   depths = (num_layers,) if num_layers is not None else (1, 2)
-  if tier == "paper":
+  if tier in ("paper", "cpu"):
     base = load_config("bounded_dyck", tier)
     for point in bounded_dyck_config.get_sweep(tier):
       if point["model.num_layers"] in depths:
@@ -39,4 +40,37 @@ def report(ctx: Context) -> str:
       column = paper["columns"].index(split) if split in paper["columns"] else None
       ref = "-" if row is None or column is None or row[column] is None else pct(row[column])
       lines.append(f"| {name} | {width} | {split} | {pct(r.get('close_acc'))} | {ref} |")
+  figure = ctx.workdir / "close_acc_vs_width.png"
+  plot_close_accuracy(ctx, paper, figure)
+  lines += ["", f"![close accuracy vs width]({figure.name})"]
   return "\n".join(lines)
+
+
+def plot_close_accuracy(ctx: Context, paper: dict, path) -> None:
+  """Close accuracy against d_model, one line per (depth, split), the paper's dashed."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  series: dict[tuple[int, str], list[tuple[int, float]]] = {}
+  for name, results in ctx.results.items():
+    config = ctx.configs[name]
+    for split, r in results.items():
+      if r.get("close_acc") is not None:
+        series.setdefault((config.model.num_layers, split), []).append(
+            (config.model.d_model, 100 * r["close_acc"]))
+  fig, ax = plt.subplots(figsize=(6, 3.5))
+  for (layers, split), points in sorted(series.items()):
+    ax.plot(*zip(*sorted(points)), marker="o", label=f"ours {layers} layer(s), {split}")
+    row = paper.get("one_layer" if layers == 1 else "two_layers", {})
+    column = paper["columns"].index(split) if split in paper.get("columns", []) else None
+    ref = sorted((int(w), 100 * v[column]) for w, v in row.items()
+                 if column is not None and v[column] is not None)
+    if ref:
+      ax.plot(*zip(*ref), linestyle="--", label=f"paper {layers} layer(s), {split}")
+  ax.set_xlabel("d_model")
+  ax.set_ylabel("close accuracy %")
+  ax.legend(fontsize=6)
+  fig.tight_layout()
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
