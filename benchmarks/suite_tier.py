@@ -1,16 +1,19 @@
 """Suite cost model (issue 9): what each (language, depth) program of a suite tier costs.
 
     python -m benchmarks.suite_tier                           # work per program of the cpu tier
-    python -m benchmarks.suite_tier --log=runs/suite_cpu.err  # fit to a finished run's log
+    python -m benchmarks.suite_tier --log=runs/suite_cpu.err  # fit to a run's absl log
 
-A program is one group of `reproduce.suite.build_group("suite", tier)`: the runs of one
-(language, depth) cell, which differ only in the learning rate. Its work is counted from the
-tier's own data, exactly as the trainer pads it: train work = steps x batch x padded length
-x depth (every step's bucket), eval work = the eval splits in eval batches, each padded to its
-longest word, x depth. Given the log of a finished run (the absl lines "group i/N: ..."), the
-wall time of each program is the time to the next program's line (the last: to the log's end),
-and `seconds = compile + train_work / train_rate + eval_work / eval_rate` is fitted by least
-squares, per group of runs; the residuals show where the model misses.
+A program is one group of `reproduce.suite.build_group("suite", "cpu")`: the runs of one
+(language, depth) cell, which differ only in the learning rate (the paper tier has several
+programs per cell and evaluates often; this model is for the cpu tier). Its work is counted
+from the tier's own data: train work = steps x batch x padded length x depth (every step's
+bucket, as the trainer pads it), eval work = the eval splits in eval batches, each padded to
+its longest word (the evaluator may pad a little more), x depth, evaluated once. From the log
+(the absl lines "group i/N: ..."), the wall time of a program is the time to the next
+program's line; the last one counts once the log says "report saved" (or with --finished). A
+program run again after a kill adds its times (the killed part includes the downtime).
+`seconds = compile + train_work / train_rate + eval_work / eval_rate` is fitted by least
+squares; the residuals show where the model misses.
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ _GROUP_LINE = re.compile(r"^I(\d{4}) (\d\d:\d\d:\d\d\.\d+) .* group (\d+)/(\d+):
 _ANY_LINE = re.compile(r"^[IWE](\d{4}) (\d\d:\d\d:\d\d\.\d+) ")
 
 
-def program_work(tier: str = "cpu") -> list[dict[str, Any]]:
-  """One record per (language, depth) program: its steps and padded token work."""
-  experiment = suite.build_group("suite", tier)
+def program_work() -> list[dict[str, Any]]:
+  """One record per (language, depth) program of the cpu tier: its steps and token work."""
+  experiment = suite.build_group("suite", "cpu")
   cells: dict[tuple[str, int], list] = {}
   for name, config in experiment.runs.items():
     cells.setdefault((config.data.language, config.model.num_layers), []).append(config)
@@ -61,9 +64,9 @@ def program_work(tier: str = "cpu") -> list[dict[str, Any]]:
   return records
 
 
-def program_seconds(log_path: str) -> dict[tuple[str, int], float]:
+def program_seconds(log_path: str, finished: bool = False) -> dict[tuple[str, int], float]:
   """Wall seconds per program of a reproduce log, keyed (language, depth)."""
-  starts, last, finished = [], None, False
+  starts, last = [], None
   for line in open(log_path, encoding="utf-8", errors="replace"):
     finished = finished or "report saved" in line
     stamp = _ANY_LINE.match(line)
@@ -76,8 +79,10 @@ def program_seconds(log_path: str) -> dict[tuple[str, int], float]:
   ends = [start for _, start in starts[1:]] + [last]
   if not finished:  # the last program is still running
     starts, ends = starts[:-1], ends[:-1]
-  return {cell: (end - start).total_seconds() % 86400  # a run past midnight
-          for (cell, start), end in zip(starts, ends)}
+  seconds: dict[tuple[str, int], float] = {}
+  for (cell, start), end in zip(starts, ends):
+    seconds[cell] = seconds.get(cell, 0.0) + (end - start).total_seconds() % 86400  # midnight
+  return seconds
 
 
 def fit(records: list[dict], seconds: list[float]) -> dict[str, Any]:
@@ -93,15 +98,17 @@ def fit(records: list[dict], seconds: list[float]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
   log = next((a.split("=", 1)[1] for a in argv if a.startswith("--log=")), None)
-  tier = next((a.split("=", 1)[1] for a in argv if a.startswith("--tier=")), "cpu")
-  records = program_work(tier)
+  unknown = [a for a in argv if not a.startswith("--log=") and a != "--finished"]
+  if unknown:
+    sys.exit(f"unknown argument(s) {unknown}; valid: --log=<absl log>, --finished")
+  records = program_work()
   print(f"{len(records)} programs; train work {sum(r['train_work'] for r in records):.3g}, "
         f"eval work {sum(r['eval_work'] for r in records):.3g} (run x token x layer)")
   if log is None:
     for r in records:
       print(json.dumps(r))
     return
-  measured = program_seconds(log)
+  measured = program_seconds(log, finished="--finished" in argv)
   done = [(r, measured[(r["language"], r["depth"])]) for r in records
           if (r["language"], r["depth"]) in measured]
   result = fit([r for r, _ in done], [s for _, s in done])

@@ -11,6 +11,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from experiments import cli
 from ssm_expressivity import configlib
@@ -51,6 +52,7 @@ def main(argv):
   _, report, ok = reproduce.run(experiment, workdir)
   print(report)
   print(f"report saved in {workdir}/report.md")
+  logging.info("report saved in %s/report.md", workdir)
   if not ok:
     print("some targets were not reached (see the table above)", file=sys.stderr)
     sys.exit(2)

@@ -108,7 +108,7 @@ def base_config(model: str = "mamba") -> ml_collections.ConfigDict:
   config.batch_size = 32  # strings per step
   config.num_steps = 20000  # optimizer steps (ignored when num_epochs > 0)
   config.num_epochs = 0  # > 0: train this many epochs of the train set instead
-  config.max_steps = 0  # > 0: stop after at most this many steps (caps num_epochs' steps)
+  config.max_steps = 0  # > 0: at most this many steps (caps num_steps or num_epochs' steps)
   config.log_every = 100  # steps between progress lines / metrics.jsonl records
   config.eval_every = 1000  # steps between evaluations on the eval splits
   config.eval_every_epochs = 0  # > 0: evaluate every this many epochs instead
@@ -311,10 +311,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _integer(config, name, low=0)
   for name in ("batch_size", "log_every", "checkpoint_every", "eval_batch_size"):
     _integer(config, name, low=1)
-  for name in ("eval_batch_tokens", "num_epochs", "max_steps", "eval_every_epochs", "early_stop_patience",
+  for name in ("eval_batch_tokens", "num_epochs", "eval_every_epochs", "early_stop_patience",
                "optim.warmup_steps", "optim.plateau_patience"):
     _integer(config, name, low=0)
   _integer(config, "num_steps", low=1 if config.num_epochs == 0 else 0)
+  if "max_steps" in config:  # configs saved before the field existed have none
+    _integer(config, "max_steps", low=0)
   _integer(config, "eval_every", low=1 if config.eval_every_epochs == 0 else 0)
   optim = config.optim
   _number("config.optim.learning_rate", optim.learning_rate, low=0.0, open_low=True)

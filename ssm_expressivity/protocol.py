@@ -8,7 +8,9 @@ Read from the official code (lacoco-lab/ssm_expressivity at 5b87520:
 `experiments/mamba_sweeps/<lang>.yaml`, `configs/optimizer/adamw.yaml`, `train_with_mse.py`,
 `train_with_ce.py`, `src/train_utils.py`, `src/dataset_utils.py`); see
 shared/reference/official_protocol.md. The paper tier is exactly that grid; the cpu tier keeps
-languages, depths, losses, data order and selection and shrinks the grid and the steps.
+languages, depths 1-3, losses, data order and selection and shrinks the grid and the steps.
+Both tiers sample D_n with the official generator (sampler "paper"); `data.params.sampler=
+"committed"` gives the variant the committed datasets match (see languages.regular.d_n).
 """
 
 from __future__ import annotations
@@ -68,12 +70,13 @@ OFFICIAL_GRIDS: dict[str, Grid] = {
 # short runs can learn, depths 1-3 only (aaaa_star's 6 and 12 are paper-tier only: the 81 cells
 # of the agreement score), one evaluation at the end.
 # Measured on the 2-core CPU, idle, native scan: tomita7 depth 2, both learning rates in one
-# program, 14.1 steps/s at d_model 64 (28.7 at 32); the cost model in benchmarks/suite_tier.py
-# puts the whole Figure 3 at about 1.5 h; see the README for the measured wall time.
+# program, 14.1 steps/s at d_model 64 (28.7 at 32). benchmarks/suite_tier.md has the whole
+# tier's measured wall time and the cost model fitted to it.
 CPU_MAX_STEPS = 800
 CPU_D_MODEL = 64
 CPU_DEPTHS = (1, 2, 3)
 CPU_LEARNING_RATES = {"mse": (1e-3, 3e-3), "ce": (1e-3, 3e-3)}
+
 
 def official_loss(language: str) -> str:
   return "ce" if language in CE_LANGUAGES else "mse"

@@ -22,6 +22,13 @@ def test_program_seconds_from_a_log(tmp_path):
   log.write_text(_LOG + "I1205 00:00:10.000000 1 reproduce.py:90] report saved in x\n")
   seconds = suite_tier.program_seconds(str(log))
   assert seconds[("d12", 3)] == 11.0  # past midnight
+  log.write_text(_LOG)
+  assert suite_tier.program_seconds(str(log), finished=True)[("d12", 3)] == 10.0
+  # A rerun after a kill: the program's two stretches add up.
+  rerun = _LOG.splitlines(keepends=True)[0].replace("I1204 21:15:51", "I1205 00:00:20")
+  log.write_text(_LOG + rerun + "I1205 00:00:31.000000 1 reproduce.py:90] report saved in x\n")
+  seconds = suite_tier.program_seconds(str(log))
+  assert seconds[("tomita1", 1)] == 35.0 + 11.0 and seconds[("d12", 3)] == 21.0
 
 
 def test_fit_recovers_the_cost_model():

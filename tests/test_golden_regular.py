@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ssm_expressivity import languages
@@ -51,3 +52,26 @@ def test_golden_labels_are_paper_classes(golden_dir, name):
     for target in tgt.read_text().split("\n"):
       seen.update(target[i:i + width] for i in range(0, len(target), width))
   assert seen <= classes
+
+
+def _max_depth(word):
+  depth = deepest = 0
+  for symbol in word:
+    depth += 1 if symbol == "a" else -1
+    deepest = max(deepest, depth)
+  return deepest
+
+
+def test_committed_d12_sampler_matches_the_committed_data_depths(golden_dir):
+  folder = golden_dir / "paper_datasets" / "d12"
+  if not folder.is_dir():
+    pytest.skip("no golden data for d12")
+  golden = [w for w in (folder / "train_src.txt").read_text().split("\n") if w]
+  golden_deep = np.mean([_max_depth(w) >= 12 for w in golden])  # 96.7% of the 300 sampled
+  deep = {}
+  for sampler in ("paper", "committed"):
+    words = languages.get("d12", sampler=sampler).paper_splits(np.random.default_rng(0))["train"]
+    deep[sampler] = np.mean([_max_depth(w) >= 12 for w in words])
+  # 300 golden words: a standard error of about 1 point.
+  assert abs(deep["committed"] - golden_deep) < 0.04
+  assert golden_deep - deep["paper"] > 0.08  # the generator as written is shallower (~83%)

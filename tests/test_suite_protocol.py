@@ -66,7 +66,7 @@ def test_tiny_two_language_suite_end_to_end(tmp_path):
   assert len(experiment.runs) == 4  # 2 languages x 2 learning rates at depth 1
   for name, config in experiment.runs.items():
     experiment.runs[name] = configlib.apply_overrides(config, {
-        "model.d_model": 16, "model.d_state": 4, "num_steps": 6, "eval_every": 6,
+        "model.d_model": 16, "model.d_state": 4, "max_steps": 6, "eval_every": 6,
         "checkpoint_every": 6, "eval_batch_size": 64})
     sizes = {"train": 64, "bin0": 32, "bin1": 32}
     if config.data.language == "dyck1":

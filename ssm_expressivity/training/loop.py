@@ -237,6 +237,11 @@ class _GroupTrainer:
         run.dir.keep_metrics_until(0)
       return fresh
     step, state, meta = restored
+    if step > run.total_steps and not branched:
+      raise CheckpointError(
+          f"{run.dir.path}: its checkpoint is at step {step}, past this config's "
+          f"{run.total_steps} steps (num_steps / num_epochs / max_steps); give a new --workdir "
+          "or at least that many steps")
     run.step = step
     if not branched:  # a branch keeps the state, not the other run's record
       run.monitor = Monitor.from_json(meta.get("monitor", {}), run.spec.config)
