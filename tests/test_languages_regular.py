@@ -464,7 +464,8 @@ def test_dn_sampler_parameter():
   assert languages.get("d2").sampler == "fallback"
   assert not languages.get("d2").canonical_splits
   assert languages.get("d3").canonical_splits
-  with pytest.raises(ValueError, match="paper, fallback"):
+  assert languages.get("d12", sampler="committed").canonical_splits
+  with pytest.raises(ValueError, match="paper, committed, fallback"):
     languages.get("d3", sampler="uniform")
 
 
