@@ -435,6 +435,10 @@ def suite_config(experiment: str, language: str, tier: str,
   config.tier = tier
   config.data.language = language
   config.data.source = "paper_splits"
+  # The language's own parameters with their defaults (D_n: the sampler), so that
+  # --config.data.params.<name>= can set them.
+  from ssm_expressivity import languages  # pylint: disable=g-import-not-at-top
+  config.data.params = ml_collections.ConfigDict(languages.parameters(language))
   # Counter languages have three bins (train lengths, then two longer ones); the others two.
   config.data.eval_splits = ("bin0", "bin1", "bin2") if language in COUNTER else ("bin0", "bin1")
   config.best_split = "bin1"

@@ -170,3 +170,12 @@ def test_cpu_tier_has_the_81_cells_of_the_agreement_score():
       assert len(grid) == 2 * len(protocol.CPU_DEPTHS)  # two learning rates per depth
       cells |= {(language, p["model.num_layers"]) for p in grid}
   assert len(cells) == 81
+
+
+def test_d12_sampler_is_a_config_field_in_every_tier():
+  for tier in ("paper", "cpu", "quick"):
+    config = star_free.get_config(f"d12,{tier}")
+    assert config.data.params.sampler == "paper"  # the official generator, as written
+  config = configlib.apply_overrides(star_free.get_config("d12,cpu"),
+                                     {"data.params.sampler": "committed"})
+  assert pipeline.language_params(config) == {"sampler": "committed"}
