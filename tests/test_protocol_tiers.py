@@ -1,6 +1,8 @@
 """Flip-flop and bounded-Dyck paper tiers: settings, the plateau / early-stop rules on a
 scripted loss sequence, and the head-less model."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +12,7 @@ from configs import bounded_dyck, flip_flop
 from ssm_expressivity import configlib
 from ssm_expressivity import reproduce
 from ssm_expressivity.models import tagger
+from ssm_expressivity.reproduce import bounded_dyck as bounded_dyck_report
 from ssm_expressivity.reproduce import flip_flop as flip_flop_report
 from ssm_expressivity.training import monitor as monitor_lib
 from ssm_expressivity.training import objectives
@@ -114,7 +117,6 @@ def test_no_output_projection_uses_the_hidden_states():
 
 
 def test_flip_flop_report_has_the_zero_error_steps_and_the_curve(tmp_path):
-  import json  # pylint: disable=g-import-not-at-top
   run = tmp_path / "mamba1"
   run.mkdir()
   records = [{"step": s, "split": split, "strict_acc": acc}
@@ -132,7 +134,6 @@ def test_flip_flop_report_has_the_zero_error_steps_and_the_curve(tmp_path):
 
 
 def test_bounded_dyck_report_draws_close_accuracy_vs_width(tmp_path):
-  from ssm_expressivity.reproduce import bounded_dyck as bounded_dyck_report  # pylint: disable=g-import-not-at-top
   runs = reproduce.build("bounded_dyck", "cpu").runs
   chosen = {name: runs[name] for name in ("mamba1_d20", "mamba1_d30", "mamba2_d20")}
   results = {name: {"dev": {"close_acc": 0.5}, "test": {"close_acc": 0.25}} for name in chosen}

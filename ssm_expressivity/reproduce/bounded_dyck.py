@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from matplotlib.figure import Figure
+
 from configs import bounded_dyck as bounded_dyck_config
 from ssm_expressivity import configlib
+from ssm_expressivity import figures
 from ssm_expressivity import published
 from ssm_expressivity.reproduce.base import Context, Experiment, load_config, pct
+from ssm_expressivity.training.rundir import RunDir
 
 
 def build(tier: str = "paper", num_layers: int | None = None) -> Experiment:
@@ -40,17 +44,14 @@ def report(ctx: Context) -> str:
       column = paper["columns"].index(split) if split in paper["columns"] else None
       ref = "-" if row is None or column is None or row[column] is None else pct(row[column])
       lines.append(f"| {name} | {width} | {split} | {pct(r.get('close_acc'))} | {ref} |")
-  figure = ctx.workdir / "close_acc_vs_width.png"
-  plot_close_accuracy(ctx, paper, figure)
-  lines += ["", f"![close accuracy vs width]({figure.name})"]
+  figure = "close_acc_vs_width.png"
+  RunDir(ctx.workdir).write_bytes(figure, figures.png_bytes(close_accuracy_vs_width(ctx, paper)))
+  lines += ["", f"![close accuracy vs width]({figure})"]
   return "\n".join(lines)
 
 
-def plot_close_accuracy(ctx: Context, paper: dict, path) -> None:
+def close_accuracy_vs_width(ctx: Context, paper: dict) -> Figure:
   """Close accuracy against d_model, one line per (depth, split), the paper's dashed."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   series: dict[tuple[int, str], list[tuple[int, float]]] = {}
   for name, results in ctx.results.items():
     config = ctx.configs[name]
@@ -58,7 +59,8 @@ def plot_close_accuracy(ctx: Context, paper: dict, path) -> None:
       if r.get("close_acc") is not None:
         series.setdefault((config.model.num_layers, split), []).append(
             (config.model.d_model, 100 * r["close_acc"]))
-  fig, ax = plt.subplots(figsize=(6, 3.5))
+  fig = Figure(figsize=(6, 3.5), layout="tight")
+  ax = fig.subplots()
   for (layers, split), points in sorted(series.items()):
     ax.plot(*zip(*sorted(points)), marker="o", label=f"ours {layers} layer(s), {split}")
     row = paper.get("one_layer" if layers == 1 else "two_layers", {})
@@ -70,7 +72,4 @@ def plot_close_accuracy(ctx: Context, paper: dict, path) -> None:
   ax.set_xlabel("d_model")
   ax.set_ylabel("close accuracy %")
   ax.legend(fontsize=6)
-  fig.tight_layout()
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  return fig

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from matplotlib.figure import Figure
+
+from ssm_expressivity import figures
 from ssm_expressivity import published
 from ssm_expressivity.reproduce.base import Check, Context, Experiment, load_config, pct
 from ssm_expressivity.training.rundir import RunDir
@@ -43,9 +46,9 @@ def report(ctx: Context) -> str:
     lines.append(f"| {split} | {p} | {r['min_length']}-{r['max_length']} | "
                  f"{pct(r['strict_acc'])} | {'never' if ours is None else ours} | "
                  f"{step or '-'} |")
-  curve = ctx.workdir / "flip_flop_error.png"
-  plot_error_curve(records, curve)
-  lines += ["", f"![error vs step]({curve.name})"]
+  curve = "flip_flop_error.png"
+  RunDir(ctx.workdir).write_bytes(curve, figures.png_bytes(error_curve(records)))
+  lines += ["", f"![error vs step]({curve})"]
   train_window = config.data.train
   lines.append("")
   lines.append(f"Training strings: {train_window.min_length}-{train_window.max_length} "
@@ -53,12 +56,10 @@ def report(ctx: Context) -> str:
   return "\n".join(lines)
 
 
-def plot_error_curve(records: list[dict], path) -> None:
+def error_curve(records: list[dict]) -> Figure:
   """Strict error (1 - strict accuracy) per eval split against the step, log scale."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, ax = plt.subplots(figsize=(6, 3.5))
+  fig = Figure(figsize=(6, 3.5), layout="tight")
+  ax = fig.subplots()
   for split in sorted({r["split"] for r in records if "split" in r}):
     points = [(r["step"], 1 - r["strict_acc"]) for r in records if r.get("split") == split]
     ax.plot(*zip(*points), label=split)
@@ -66,7 +67,4 @@ def plot_error_curve(records: list[dict], path) -> None:
   ax.set_xlabel("step")
   ax.set_ylabel("strict error")
   ax.legend()
-  fig.tight_layout()
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  return fig

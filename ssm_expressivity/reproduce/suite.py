@@ -14,12 +14,16 @@ from __future__ import annotations
 import functools
 import json
 
+from matplotlib.figure import Figure
+
 from ssm_expressivity import configlib
+from ssm_expressivity import figures
 from ssm_expressivity import published
 from ssm_expressivity import protocol
 from ssm_expressivity.reproduce import agreement
 from ssm_expressivity.reproduce.base import Context, Experiment, load_config, pct
 from ssm_expressivity.training import sweep
+from ssm_expressivity.training.rundir import RunDir
 
 GROUPS = {"star_free": configlib.STAR_FREE, "non_star_free": configlib.NON_STAR_FREE,
           "counter": configlib.COUNTER}
@@ -87,21 +91,18 @@ def report(ctx: Context) -> str:
     lines += ["", "Disagreements (longest bin, ours vs paper):", ""]
     lines += [f"- {d['language']} depth {d['depth']}: {pct(d['ours_longest_bin'])}% vs "
               f"{pct(d['paper_longest_bin'])}%" for d in score["disagreements"]]
-  figure = ctx.workdir / "suite_grid.png"
-  plot_grid(cells, figure)
-  lines += ["", f"![strict accuracy per bin]({figure.name})"]
-  ctx.workdir.mkdir(parents=True, exist_ok=True)
-  (ctx.workdir / "results.json").write_text(json.dumps(
+  figure = "suite_grid.png"
+  workdir = RunDir(ctx.workdir)
+  workdir.write_bytes(figure, figures.png_bytes(grid_figure(cells)))  # makes the directory
+  lines += ["", f"![strict accuracy per bin]({figure})"]
+  workdir.write_text("results.json", json.dumps(
       {"runs": ctx.results, "cells": cells, "agreement": score}, indent=2, default=float) + "\n")
   return "\n".join(lines)
 
 
-def plot_grid(cells: list[dict], path) -> None:
+def grid_figure(cells: list[dict]) -> Figure:
   """Figure-3 style: languages x (depth, bin), coloured by our strict accuracy, beside the
   paper's Mamba cells."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   languages = sorted({c["language"] for c in cells}, key=list(GROUP_OF).index)
   depths = sorted({c["depth"] for c in cells})
@@ -117,7 +118,8 @@ def plot_grid(cells: list[dict], path) -> None:
       ours[row, col] = 100 * agreement._finite(value)  # pylint: disable=protected-access
       if b < len(published_cell):
         paper[row, col] = published_cell[b]
-  fig, axes = plt.subplots(1, 2, figsize=(2 + 0.5 * len(columns) * 2, 1 + 0.3 * len(languages)))
+  fig = Figure(figsize=(2 + 0.5 * len(columns) * 2, 1 + 0.3 * len(languages)))
+  axes = fig.subplots(1, 2)
   for ax, values, title in ((axes[0], ours, "ours (selected on bin0)"),
                             (axes[1], paper, "paper (Figure 3, Mamba)")):
     image = ax.imshow(values, vmin=0, vmax=100, cmap="viridis", aspect="auto")
@@ -128,8 +130,7 @@ def plot_grid(cells: list[dict], path) -> None:
       if v == v:
         ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=6, color="white")
   fig.colorbar(image, ax=axes, label="strict accuracy %")
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  return fig
 
 
 BUILDERS = {group: functools.partial(build_group, group) for group in (*GROUPS, "suite")}

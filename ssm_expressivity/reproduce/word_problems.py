@@ -13,7 +13,11 @@ from __future__ import annotations
 import json
 from typing import Iterable, Sequence
 
+from matplotlib.figure import Figure
+
+from ssm_expressivity import figures
 from ssm_expressivity.reproduce.base import Context, Experiment, load_config, pct
+from ssm_expressivity.training.rundir import RunDir
 
 GROUPS = ("Z60", "A4xZ5", "A5")
 # The quick tier: the abelian group and the non-solvable one.
@@ -118,16 +122,13 @@ def table(needed: dict, depths_tried: dict) -> str:
   return "\n".join(lines)
 
 
-def plot(needed: dict, depths_tried: dict, path) -> None:
+def layers_figure(needed: dict, depths_tried: dict) -> Figure:
   """Layers needed vs k, one panel per group; a run that never reached the threshold sits one
   above the deepest depth tried, as an open marker."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   groups = list(needed)
   top = max(depths_tried.values()) + 1
-  fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.4), squeeze=False,
-                           sharey=True)
+  fig = Figure(figsize=(4 * len(groups), 3.4), layout="tight")
+  axes = fig.subplots(1, len(groups), squeeze=False, sharey=True)
   markers = "osD^vP"
   for axis, group in zip(axes[0], groups):
     for index, (model, ks) in enumerate(needed[group].items()):
@@ -148,9 +149,7 @@ def plot(needed: dict, depths_tried: dict, path) -> None:
     axis.grid(alpha=0.3)
   axes[0][0].set_ylabel(f"layers needed (>= {100 * THRESHOLD:g}% seq. acc.)")
   axes[0][-1].legend(fontsize=7, loc="upper left")
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
+  return fig
 
 
 def tier_changes(configs) -> list[str]:
@@ -187,12 +186,13 @@ def report(ctx: Context) -> str:
   for row in rows:
     key = (row["group"], row["model"], row["k"])
     depths_tried[key] = max(depths_tried.get(key, 0), row["num_layers"])
-  ctx.workdir.mkdir(parents=True, exist_ok=True)
-  plot(needed, depths_tried, ctx.workdir / "word_problems.png")
+  workdir = RunDir(ctx.workdir)
+  workdir.write_bytes(  # makes the directory
+      "word_problems.png", figures.png_bytes(layers_figure(needed, depths_tried), dpi=120))
   record = {"threshold": THRESHOLD, "split": SPLIT, "rows": rows,
             "layers_needed": {g: {m: {str(k): v for k, v in ks.items()}
                                   for m, ks in ms.items()} for g, ms in needed.items()}}
-  (ctx.workdir / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+  workdir.write_text("results.json", json.dumps(record, indent=2) + "\n")
   best = {}
   for row in rows:
     key = (row["group"], row["model"], row["k"], row["num_layers"])

@@ -35,8 +35,8 @@ METRICS_FILE = "metrics.jsonl"
 BEST_FILE = "best.json"
 LOCK_FILE = ".lock"
 # Fields a restart may change without making it a different run.
-RESUMABLE_FIELDS = ("num_steps", "num_epochs", "max_steps", "log_every", "eval_every", "eval_every_epochs",
-                    "checkpoint_every", "eval_batch_size", "eval_batch_tokens",
+RESUMABLE_FIELDS = ("num_steps", "num_epochs", "max_steps", "log_every", "eval_every",
+                    "eval_every_epochs", "checkpoint_every", "eval_batch_size", "eval_batch_tokens",
                     "stop_at_accuracy", "early_stop_patience", "data.cache_dir",
                     "tensorboard")
 
