@@ -3,9 +3,10 @@
     python -m experiments.train --config=configs/bounded_dyck.py --workdir=runs/dyck
     python -m experiments.train --config=configs/bounded_dyck.py:quick --workdir=runs/dyck_q
 
-Paper tier (the default): Dyck(8, 10), train lengths up to 700, dev (same lengths) and test
-(701..1400); the official optimizer, schedule and stop rules below; get_sweep gives the 18 runs
-(d_model 20..100 x 1, 2 layers); reported metric: close accuracy of the final model.
+Paper tier (the default): Dyck(8, 10), train lengths up to 700, dev (same lengths), test
+(701..1400) and test20 (701..1400 at depth 15, the official yaml's); the official optimizer,
+schedule and stop rules below; get_sweep gives the 18 runs (d_model 20..100 x 1, 2 layers);
+reported metric: close accuracy of the final model.
 --config.output_head=none: no output projection, as the official model.
 "cpu": the same 18 runs, optimizer, schedule and stop rules on a quarter of the data
 (CPU_SIZES token budgets instead of the paper's 2M / 200k / 1M).
@@ -15,7 +16,7 @@ from ssm_expressivity import configlib
 
 WIDTHS = tuple(range(20, 101, 10))
 LEARNING_RATE = {1: 1e-4, 2: 1e-3}  # per number of layers
-CPU_SIZES = {"train": 500000, "dev": 50000, "test": 250000}  # tokens, END included
+CPU_SIZES = {"train": 500000, "dev": 50000, "test": 250000, "test20": 250000}  # tokens, END incl.
 
 
 def get_config(arg: str = ""):
@@ -27,7 +28,7 @@ def get_config(arg: str = ""):
   config.data.params = {"k": 8, "depth": 10}  # bracket types, maximal depth
   config.data.label_mode = "exact"
   config.data.source = "paper_splits"
-  config.data.eval_splits = ("dev", "test")
+  config.data.eval_splits = ("dev", "test", "test20")
   config.objective = "next_token"
   config.loss = "ce"
   # The official runs (bounded_dyck_expt/experiments/mamba_runs/layer{1,2}_{20..100}.yaml):
@@ -54,8 +55,8 @@ def get_config(arg: str = ""):
     config.tier = "cpu"
     config.data.sizes = dict(CPU_SIZES)
   if args["tier"] == "quick":
-    # Token budgets (END included) instead of the paper's 2M / 200k / 1M.
-    config.data.sizes = {"train": 200000, "dev": 20000, "test": 40000}
+    # Token budgets (END included) instead of the paper's 2M / 200k / 1M / 1M.
+    config.data.sizes = {"train": 200000, "dev": 20000, "test": 40000, "test20": 40000}
     configlib.make_quick(config, num_steps=1500)
     config.num_epochs = 0
     config.eval_every_epochs = 0

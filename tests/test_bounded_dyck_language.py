@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ssm_expressivity import languages
+from ssm_expressivity.data.splits import build_splits
 from ssm_expressivity.languages import EOS
 from ssm_expressivity.languages import bounded_dyck as bd
 
@@ -163,22 +164,49 @@ def test_paper_sampler_lengths_depth_and_first_step():
 
 
 def test_paper_splits_budgets_and_determinism(paper):
-  budgets = {"train": 3000, "dev": 1000, "test": 5000}
+  budgets = {"train": 3000, "dev": 1000, "test": 5000, "test20": 8000}
   splits = paper.paper_splits(np.random.default_rng(4), budgets)
-  assert list(splits) == ["train", "dev", "test"]
-  windows = {"train": (1, 700), "dev": (1, 700), "test": (701, 1400)}
+  assert list(splits) == ["train", "dev", "test", "test20"]
+  windows = {"train": (1, 700), "dev": (1, 700), "test": (701, 1400), "test20": (701, 1400)}
   for name, words in splits.items():
     total = sum(len(w) + 1 for w in words)
     last = len(words[-1]) + 1
     assert total >= budgets[name] > total - last  # the last line overshoots the budget
     lo, hi = windows[name]
-    assert all(lo <= len(w) + 1 <= hi and paper.accepts(w) and paper.max_depth(w) <= 10
-               for w in words)
+    depth = 15 if name == "test20" else 10
+    assert all(lo <= len(w) + 1 <= hi and oracle(w, 8, depth) for w in words)
+  # test20 is the deeper test set: most of its long lines reach depth 15, none is in Dyck(8, 10).
+  deepest = [paper.max_depth(w) for w in splits["test20"]]
+  assert min(deepest) > 10 and deepest.count(15) > len(deepest) / 2
+  assert paper.split_params("test20") == {"depth": 15} and paper.split_params("test") == {}
   assert splits == paper.paper_splits(np.random.default_rng(4), budgets)
   assert splits != paper.paper_splits(np.random.default_rng(5), budgets)
-  assert paper.paper_splits(np.random.default_rng(4), {"train": 0})["train"] == []
+  # A split's words do not depend on the other splits' budgets.
+  alone = paper.paper_splits(np.random.default_rng(4), {"train": 0, "dev": 0, "test": 0,
+                                                        "test20": 8000})
+  assert alone["test20"] == splits["test20"] and alone["train"] == []
   with pytest.raises(ValueError, match="valid splits"):
-    paper.paper_splits(np.random.default_rng(0), {"test20": 10})
+    paper.paper_splits(np.random.default_rng(0), {"test21": 10})
+
+
+def test_test20_is_encoded_under_its_own_depth():
+  """test20's words are deeper than the language: their labels are Dyck(8, 15)'s (an opener
+  is allowed at depth 10), the other splits' Dyck(8, 10)'s."""
+  sizes = {"train": 0, "dev": 0, "test": 3000, "test20": 3000}
+  datasets = build_splits("bounded_dyck", {"k": 8, "depth": 10}, seed=0, sizes=sizes,
+                          input_mode="exact")
+  assert datasets["test20"].input_symbols == datasets["test"].input_symbols
+  assert datasets["test20"].output_symbols == datasets["test"].output_symbols
+  assert datasets["test20"].params["depth"] == 15 and datasets["test"].params["depth"] == 10
+  for name in ("test20", "test"):
+    dataset = datasets[name]
+    openers = [dataset.output_symbols.index(o) for o in bd.BoundedDyck(8, 10).openers]
+    tokens = dataset.tokens[0, 1:dataset.lengths[0]]  # START dropped
+    word = [dataset.input_symbols[t - 1] for t in tokens]
+    levels = np.cumsum([1 if t.startswith("(") else -1 for t in word])
+    at_ten = int(np.flatnonzero(levels == 10)[0])  # every test line goes that deep
+    # Position at_ten + 1 holds the allowed-next set after word[:at_ten + 1].
+    assert bool(dataset.next_sets[0, at_ten + 1, openers].any()) == (name == "test20")
 
 
 def test_line_format_round_trip(tmp_path, paper):

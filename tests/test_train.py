@@ -7,6 +7,7 @@ import pytest
 from configs import flip_flop
 from ssm_expressivity.training import evaluate
 from ssm_expressivity.training import loop as train
+from ssm_expressivity.training import rundir
 from ssm_expressivity.training.rundir import CheckpointError, RunDir, config_to_dict
 from tests_support import leaves_equal as _leaves_equal
 from tests_support import tiny_suite_config as tiny_config
@@ -43,6 +44,26 @@ def test_workdir_of_a_different_config_is_refused(tmp_path):
     train.train_and_evaluate(tiny_config(num_steps=10, **{"model.d_model": 8}), tmp_path)
   # More steps on the same config is a resume, not a different run.
   assert train.train_and_evaluate(tiny_config(num_steps=20), tmp_path).step == 20
+
+
+def test_an_added_eval_split_evaluates_the_finished_run(tmp_path):
+  config = tiny_config(num_steps=20, stop_at_accuracy=0.0)
+  first = train.train_and_evaluate(config, tmp_path)
+  grown = tiny_config(num_steps=20, stop_at_accuracy=0.0,
+                      **{"data.eval_splits": ("bin0", "bin1", "bin2")})
+  again = train.train_and_evaluate(grown, tmp_path)
+  assert again.step == 20 and _leaves_equal(first.params, again.params)  # no more training
+  assert set(again.eval_metrics) == {"bin0", "bin1", "bin2"}
+  assert again.eval_metrics["bin0"] == first.eval_metrics["bin0"]
+  _, alone = evaluate.evaluate_run(tmp_path)  # the saved run now evaluates all three
+  assert alone["bin2"] == again.eval_metrics["bin2"]
+  # Dropping a split, or adding one where stop_at_accuracy asks every split, is another run.
+  with pytest.raises(CheckpointError, match="data.eval_splits"):
+    train.train_and_evaluate(tiny_config(num_steps=20, stop_at_accuracy=0.0,
+                                         **{"data.eval_splits": ("bin1",)}), tmp_path)
+  old, new = config_to_dict(config), config_to_dict(grown)
+  assert rundir.added_eval_splits(old, new) == {"data.eval_splits", "data.sizes.bin2"}
+  assert rundir.added_eval_splits(old, {**new, "stop_at_accuracy": 0.99}) == set()
 
 
 def test_divergence_stops_and_keeps_last_checkpoint(tmp_path):

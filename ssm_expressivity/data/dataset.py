@@ -200,7 +200,8 @@ def _paper_targets(language: Language, words: list, mask: np.ndarray,
                      f"expected {positions[i]}")
   targets = np.full(mask.shape, -1, dtype=np.int32)
   label_mask = mask.copy()
-  label_mask[shifted, 0] = False
+  if shifted.any():  # (an empty split has no column 0)
+    label_mask[shifted, 0] = False
   targets[label_mask] = _lookup(index, itertools.chain.from_iterable(labels), int(got.sum()),
                                 language.name, "paper label")
   return classes, targets

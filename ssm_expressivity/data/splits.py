@@ -57,8 +57,11 @@ def build_splits(name: str, params: Mapping[str, Any] | None = None, seed: int =
     if cached is not None:
       return cached
   words = language.paper_splits(np.random.default_rng(seed), sizes)
-  datasets = {split: encode(language, split_words, split, params, input_mode=input_mode)
-              for split, split_words in words.items()}
+  datasets = {}
+  for split, split_words in words.items():
+    split_params = {**params, **language.split_params(split)}
+    owner = language if split_params == params else languages.get(name, **split_params)
+    datasets[split] = encode(owner, split_words, split, split_params, input_mode=input_mode)
   if cache is not None:
     cache.save_splits(key, name, datasets)
   return datasets

@@ -140,6 +140,12 @@ class Language(abc.ABC):
     """
     raise NotImplementedError(f"{self.name} has no paper splits")
 
+  def split_params(self, split: str) -> dict:
+    """Parameters that paper split `split`'s words differ in from this language's (bounded
+    Dyck's test20 is deeper); its words are members, and are labelled, under them."""
+    del split
+    return {}
+
   # ---- training targets ----------------------------------------------------------------------
 
   def labels(self, word: Sequence[str], mode: str = "paper") -> list[str]:

@@ -8,6 +8,8 @@ from configs import bounded_dyck as bounded_dyck_config
 from ssm_expressivity import configlib
 from ssm_expressivity import figures
 from ssm_expressivity import published
+from ssm_expressivity.data import pipeline
+from ssm_expressivity.languages import bounded_dyck as bounded_dyck_language
 from ssm_expressivity.reproduce.base import Context, Experiment, load_config, pct
 from ssm_expressivity.training.rundir import RunDir
 
@@ -33,7 +35,9 @@ def build(tier: str = "paper", num_layers: int | None = None) -> Experiment:
 
 def report(ctx: Context) -> str:
   paper = published.bounded_dyck()
-  lines = ["| model | d_model | split | ours close acc % | paper close acc % |",
+  lines = [data_line(next(iter(ctx.configs.values()))), "",
+           "Each run's numbers are its final model's (as the official code reports them).", "",
+           "| model | d_model | split | ours close acc % | paper close acc % |",
            "|---|---|---|---|---|"]
   for name, results in ctx.results.items():
     config = ctx.configs[name]
@@ -48,6 +52,19 @@ def report(ctx: Context) -> str:
   RunDir(ctx.workdir).write_bytes(figure, figures.png_bytes(close_accuracy_vs_width(ctx, paper)))
   lines += ["", f"![close accuracy vs width]({figure})"]
   return "\n".join(lines)
+
+
+def data_line(config) -> str:
+  """The splits' token budgets of `config`, with the paper's where they differ."""
+  sizes = pipeline.as_dict(config.data.sizes)
+  parts = []
+  for split in bounded_dyck_language.SPLITS:
+    budget = int(sizes.get(split.name, split.budget))
+    paper = "" if budget == split.budget else f" (paper {split.budget:,})"
+    depth = f", depth {split.depth}" if split.depth is not None else ""
+    parts.append(f"{split.name} {budget:,}{paper} tokens of lengths "
+                 f"{split.min_length}-{split.max_length}{depth}")
+  return "Data (END included): " + "; ".join(parts) + "."
 
 
 def close_accuracy_vs_width(ctx: Context, paper: dict) -> Figure:

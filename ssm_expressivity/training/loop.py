@@ -432,8 +432,11 @@ class _GroupTrainer:
                                   {"monitor": run.monitor.to_json()})
 
   def _results(self) -> list[RunResult]:
-    missing = [r for r, run in enumerate(self.runs) if run.monitor.last_eval is None]
-    if missing:  # a run restored after its end, saved before any evaluation
+    # A run restored after its end that was saved before any evaluation, or evaluated before
+    # its config added an eval split (rundir.added_eval_splits).
+    missing = [r for r, run in enumerate(self.runs)
+               if not set(self.task.eval_sets) <= set(run.monitor.last_eval or {})]
+    if missing:
       results = self.evaluator.evaluate(self.states.params, self.task.eval_sets, len(self.runs))
       for r in missing:
         self.runs[r].monitor.last_eval = results[r]

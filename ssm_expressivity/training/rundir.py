@@ -80,6 +80,20 @@ def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
   return [] if old == new or same_nan else [prefix or "<config>"]
 
 
+def added_eval_splits(old: dict, new: dict) -> set[str]:
+  """The fields in which `new` only adds evaluation splits to `old`: data.eval_splits grown
+  (none dropped) and the added splits' sizes. Training never reads an added split, nor do
+  the stop rules without stop_at_accuracy (which asks every split), so such a run resumes and
+  is evaluated on the new splits too."""
+  old_data, new_data = old.get("data") or {}, new.get("data") or {}
+  before = list(old_data.get("eval_splits") or [])
+  after = list(new_data.get("eval_splits") or [])
+  added = [s for s in after if s not in before]
+  if not added or any(s not in after for s in before) or new.get("stop_at_accuracy", 0) > 0:
+    return set()
+  return {"data.eval_splits"} | {f"data.sizes.{s}" for s in added}
+
+
 class RunDir:
   """The files of one run's workdir (see the module docstring)."""
 
@@ -133,7 +147,8 @@ class RunDir:
     path = self.path / CONFIG_FILE
     if path.exists():
       old = self.read_config_dict()
-      changed = [d for d in differences(old, new) if d not in RESUMABLE_FIELDS]
+      resumable = set(RESUMABLE_FIELDS) | added_eval_splits(old, new)
+      changed = [d for d in differences(old, new) if d not in resumable]
       if changed:
         raise CheckpointError(
             f"{self.path} holds a run of a different config (fields that differ: "
