@@ -113,6 +113,9 @@ def base_config(model: str = "mamba") -> ml_collections.ConfigDict:
   config.eval_every = 1000  # steps between evaluations on the eval splits
   config.eval_every_epochs = 0  # > 0: evaluate every this many epochs instead
   config.checkpoint_every = 1000  # steps between checkpoints (latest is kept)
+  # Eval splits scored on the final model only (at the last step, or when a stop rule ends
+  # the run), not at the periodic evaluations: the official bounded-Dyck code scores test once.
+  config.final_eval_splits = ()
   # Also write every metrics.jsonl record as TensorBoard scalars to <workdir>/tensorboard
   # (no TensorFlow needed; metrics.jsonl stays the record).
   config.tensorboard = False
@@ -344,6 +347,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.best_split not in splits:
     raise ValueError(f"config.best_split={config.best_split!r} is not an eval split; valid: "
                      f"{', '.join(splits)}")
+  final_only = list(config.get("final_eval_splits", ()))
+  unknown = [s for s in final_only if s not in splits]
+  if unknown:
+    raise ValueError(f"config.final_eval_splits names {unknown[0]!r}, not an eval split; "
+                     f"valid: {', '.join(splits)}")
+  if config.best_split in final_only:
+    raise ValueError(f"config.best_split={config.best_split!r} is monitored at every "
+                     "evaluation: it cannot be in config.final_eval_splits")
+  if final_only and config.stop_at_accuracy > 0:
+    raise ValueError("config.stop_at_accuracy asks every eval split at every evaluation: "
+                     "it cannot be combined with config.final_eval_splits")
   if config.best_metric == "close_acc" and config.objective != "next_token":
     raise ValueError("config.best_metric='close_acc' needs config.objective='next_token'")
 

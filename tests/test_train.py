@@ -66,6 +66,32 @@ def test_an_added_eval_split_evaluates_the_finished_run(tmp_path):
   assert rundir.added_eval_splits(old, {**new, "stop_at_accuracy": 0.99}) == set()
 
 
+def test_final_eval_splits_score_only_the_final_model(tmp_path):
+  def records(workdir):
+    return [(r["step"], r["split"]) for r in RunDir(workdir).read_metrics() if "split" in r]
+
+  overrides = {"final_eval_splits": ("bin1",), "best_split": "bin0", "stop_at_accuracy": 0.0,
+               "num_steps": 12, "eval_every": 4}
+  result = train.train_and_evaluate(tiny_config(**overrides), tmp_path / "full")
+  assert records(tmp_path / "full") == [(4, "bin0"), (8, "bin0"), (12, "bin0"), (12, "bin1")]
+  assert set(result.eval_metrics) == {"bin0", "bin1"}
+  _, again = evaluate.evaluate_run(tmp_path / "full")
+  assert again["bin1"] == result.eval_metrics["bin1"]
+  # Early stopping ends the run at step 8 (no change at a learning rate of 1e-12): its final
+  # model is scored on bin1 there, once.
+  stopped = train.train_and_evaluate(tiny_config(**overrides, early_stop_patience=1, **{
+      "optim.learning_rate": 1e-12}), tmp_path / "stopped")
+  assert stopped.stopped == "early_stop" and stopped.step == 8
+  assert records(tmp_path / "stopped") == [(4, "bin0"), (8, "bin0"), (8, "bin1")]
+  assert set(stopped.eval_metrics) == {"bin0", "bin1"}
+  for bad, message in (({"final_eval_splits": ("bin7",)}, "bin7"),
+                       ({"final_eval_splits": ("bin0",), "best_split": "bin0"}, "monitored"),
+                       ({"final_eval_splits": ("bin1",), "best_split": "bin0",
+                         "stop_at_accuracy": 0.9}, "stop_at_accuracy")):
+    with pytest.raises(ValueError, match=message):
+      train.train_and_evaluate(tiny_config(**bad), tmp_path / "bad")
+
+
 def test_divergence_stops_and_keeps_last_checkpoint(tmp_path):
   config = tiny_config(num_steps=30, checkpoint_every=10, eval_every=10)
   train.train_and_evaluate(config, tmp_path, stop_at_step=10)

@@ -381,26 +381,35 @@ class _GroupTrainer:
                                  "train_position_acc": float(accs.mean()),
                                  "learning_rate": float(lrs[-1]), "steps_per_s": rate}])
 
+  def _eval_sets(self, final: bool) -> dict:
+    """Every eval set at a run's final evaluation, else those not in final_eval_splits."""
+    final_only = set(self.config.get("final_eval_splits", ()))
+    return {name: dataset for name, dataset in self.task.eval_sets.items()
+            if final or name not in final_only}
+
   def _evaluate(self, runs: list[int]) -> None:
-    results = self.evaluator.evaluate(self.states.params, self.task.eval_sets, len(self.runs))
-    new_best, scales = [], {}
+    final = any(self.runs[r].step >= self.runs[r].total_steps for r in runs)
+    eval_sets = self._eval_sets(final)
+    results = self.evaluator.evaluate(self.states.params, eval_sets, len(self.runs))
+    new_best, scales, stopped = [], {}, []
     for r in runs:
       run = self.runs[r]
       if run.diverged:
         continue
-      metrics = results[r]
-      for split, values in metrics.items():
-        logging.info("%s step %d eval %s: %s", run.label, run.step, split,
-                     _format_metrics(values))
-      if self.primary:
-        run.record([{"step": run.step, "split": split, **values}
-                                for split, values in metrics.items()])
-      decision = run.monitor.observe(run.step, metrics)
+      self._log_and_record(run, results[r])
+      decision = run.monitor.observe(run.step, results[r])
       if decision.new_best:
         new_best.append(r)
       scales[r] = decision.lr_scale
       if decision.stop:
         logging.info("%s: stopping at step %d (%s)", run.label, run.step, decision.stop)
+        stopped.append(r)
+    rest = {k: v for k, v in self._eval_sets(True).items() if k not in eval_sets}
+    if rest and stopped:  # a stop rule ended these runs: their final model's other splits
+      extra = self.evaluator.evaluate(self.states.params, rest, len(self.runs))
+      for r in stopped:
+        self._log_and_record(self.runs[r], extra[r])
+        self.runs[r].monitor.last_eval = {**self.runs[r].monitor.last_eval, **extra[r]}
     if new_best:
       params = self.placement.fetch(self.states.params)
       for r in new_best:
@@ -411,6 +420,13 @@ class _GroupTrainer:
           run.checkpoints.save_best(run.step, state_lib.unstack(params, r), record)
     if scales:
       self._set_lr_scales(scales)
+
+  def _log_and_record(self, run: _Run, metrics: dict[str, dict[str, float]]) -> None:
+    for split, values in metrics.items():
+      logging.info("%s step %d eval %s: %s", run.label, run.step, split, _format_metrics(values))
+    if self.primary:
+      run.record([{"step": run.step, "split": split, **values}
+                  for split, values in metrics.items()])
 
   def _set_lr_scales(self, scales: dict[int, float]) -> None:
     current = self.placement.fetch(self.states.hparams["lr_scale"])

@@ -38,7 +38,7 @@ LOCK_FILE = ".lock"
 RESUMABLE_FIELDS = ("num_steps", "num_epochs", "max_steps", "log_every", "eval_every",
                     "eval_every_epochs", "checkpoint_every", "eval_batch_size", "eval_batch_tokens",
                     "stop_at_accuracy", "early_stop_patience", "data.cache_dir",
-                    "tensorboard")
+                    "tensorboard", "final_eval_splits")
 
 
 class CheckpointError(RuntimeError):
